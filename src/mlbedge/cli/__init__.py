@@ -1,0 +1,1 @@
+"""The ``mlbedge`` command: thin shells that parse, call the library and print."""

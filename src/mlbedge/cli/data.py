@@ -1,0 +1,145 @@
+"""``mlbedge data``: load historical files, link them into games, print the games."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.games.link import LinkReport, rebuild_games
+from mlbedge.games.query import games_frame
+from mlbedge.sources.historical.common import DataFileError, LoadSummary
+from mlbedge.sources.historical.pinnacle import load_pinnacle
+from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+from mlbedge.sources.historical.sbro import load_sbro_files
+from mlbedge.storage.database import connect
+
+app = typer.Typer(help="Historical data: load files, link games, print them.", no_args_is_help=True)
+load_app = typer.Typer(help="Load historical files into PostgreSQL (idempotent).", no_args_is_help=True)
+app.add_typer(load_app, name="load")
+
+FilesArgument = typer.Argument(..., exists=True, dir_okay=False, readable=True)
+
+
+def print_summaries(summaries: list[LoadSummary]) -> None:
+    """One line per file: what was read, stored and quarantined."""
+    table = Table(title="Loaded", show_lines=False)
+    for column in ("source", "file", "rows", "records", "written", "quarantined", "flags"):
+        table.add_column(column, justify="left" if column in {"source", "file", "flags"} else "right")
+    for s in summaries:
+        flags = ", ".join(f"{k}={v}" for k, v in sorted(s.flags.items()) if v)
+        table.add_row(
+            s.source,
+            s.file_name,
+            f"{s.rows_read:,}",
+            f"{s.records:,}",
+            f"{s.written:,}",
+            f"{s.quarantined:,}",
+            flags,
+        )
+    console.print(table)
+
+
+def print_link_report(report: LinkReport) -> None:
+    """Per season: games, and how many link across sources; then the mismatches."""
+    table = Table(title="Games linked across sources")
+    for column in (
+        "season",
+        "games",
+        "postseason",
+        "sbro",
+        "retrosheet",
+        "pinnacle",
+        "sbro+retro",
+        "sbro+pinnacle",
+        "mismatches",
+    ):
+        table.add_column(column, justify="right")
+    for row in report.seasons:
+        table.add_row(*(str(v) for v in row.model_dump().values()))
+    console.print(table)
+    if report.mismatches:
+        console.print(
+            f"[yellow]{len(report.mismatches)} mismatches between sources[/] "
+            "(`mlbedge data link-report` lists them)"
+        )
+
+
+def _load(run, home: Path | None) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(home)
+    try:
+        with connect(settings) as conn, Progress(console=console, transient=True) as progress:
+            summaries = run(conn, progress)
+            report = rebuild_games(conn)
+    except DataFileError as exc:
+        raise fail(str(exc)) from exc
+    print_summaries(summaries)
+    print_link_report(report)
+
+
+@load_app.command("sbro")
+def load_sbro(files: list[Path] = FilesArgument, home: Path | None = HomeOption) -> None:
+    """SBRO season files (two rows per game, visitor then home)."""
+    _load(lambda conn, progress: load_sbro_files(conn, files, progress=progress), home)
+
+
+@load_app.command("pinnacle")
+def load_pinnacle_cmd(
+    games: Path = typer.Argument(..., exists=True, dir_okay=False, help="pinnacle games CSV"),
+    lines: Path = typer.Argument(..., exists=True, dir_okay=False, help="line snapshots CSV(.gz)"),
+    home: Path | None = HomeOption,
+) -> None:
+    """Pinnacle 2016: games with corrected start times and every line snapshot."""
+    _load(lambda conn, progress: load_pinnacle(conn, games, lines, progress=progress), home)
+
+
+@load_app.command("retrosheet")
+def load_retrosheet(files: list[Path] = FilesArgument, home: Path | None = HomeOption) -> None:
+    """Retrosheet game logs (GLYYYY.TXT, 161 fields)."""
+    _load(lambda conn, progress: load_retrosheet_files(conn, files, progress=progress), home)
+
+
+class OutputFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command("games")
+def games(
+    season: int = typer.Option(..., "--season", help="Season to print."),
+    fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="csv or json."),
+    home: Path | None = HomeOption,
+) -> None:
+    """One row per unified game: teams, scores, opening and closing lines, flags."""
+    with connect(settings_for(home)) as conn:
+        frame = games_frame(conn, season)
+    if frame.is_empty():
+        raise fail(f"no games for season {season}; load files with `mlbedge data load` first")
+    if fmt is OutputFormat.csv:
+        sys.stdout.write(frame.write_csv())
+    else:
+        sys.stdout.write(frame.write_json())
+        sys.stdout.write("\n")
+
+
+@app.command("link-report")
+def link_report(
+    season: int | None = typer.Option(None, "--season", help="Only this season's mismatches."),
+    home: Path | None = HomeOption,
+) -> None:
+    """How the sources link per season, and every mismatch between them."""
+    with connect(settings_for(home)) as conn:
+        report = rebuild_games(conn)
+    print_link_report(report)
+    table = Table(title="Mismatches")
+    for column in ("game_id", "kind", "detail"):
+        table.add_column(column)
+    for m in report.mismatches:
+        if season is None or m.game_id.startswith(str(season)):
+            table.add_row(m.game_id, m.kind, m.detail)
+    console.print(table)

@@ -1,0 +1,19 @@
+"""Entry point: ``mlbedge <group> <command>``."""
+
+from __future__ import annotations
+
+import typer
+
+from mlbedge.cli import data, demo
+
+app = typer.Typer(
+    name="mlbedge",
+    help="MLB predictions against the betting market, with Kelly staking and honest backtests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.command("demo")(demo.demo)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

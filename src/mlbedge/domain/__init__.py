@@ -1,0 +1,1 @@
+"""The vocabulary of mlbedge: teams, odds, games. Imports nothing else of ours."""

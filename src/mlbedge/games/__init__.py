@@ -1,0 +1,1 @@
+"""Unified games: historical sources linked into one record per game."""

@@ -1,0 +1,1 @@
+"""Loaders for the historical files: SBRO odds, Pinnacle 2016 line history, Retrosheet game logs."""

@@ -1,0 +1,1 @@
+"""pinnacle loader (in progress)."""

@@ -1,0 +1,1 @@
+"""retrosheet loader (in progress)."""

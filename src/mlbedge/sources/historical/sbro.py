@@ -1,0 +1,1 @@
+"""sbro loader (in progress)."""

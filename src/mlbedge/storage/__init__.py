@@ -1,0 +1,1 @@
+"""PostgreSQL storage: connections (real or embedded), migrations and bulk loads."""
