@@ -1,0 +1,29 @@
+"""Find the historical files in a data folder laid out like ``shared/data/mlb``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class HistoricalFiles:
+    """The files of each historical source found under one folder."""
+
+    sbro: list[Path]
+    pinnacle_games: Path | None
+    pinnacle_lines: Path | None
+    retrosheet: list[Path]
+
+
+def historical_files(data_dir: Path) -> HistoricalFiles:
+    """SBRO season files, the Pinnacle pair and Retrosheet game logs under ``data_dir``."""
+    pin = data_dir / "pinnacle_2016"
+    games = pin / "pinnacle_mlb2016_games.csv"
+    lines = pin / "pinnacle_mlb2016_lines.csv.gz"
+    return HistoricalFiles(
+        sbro=sorted((data_dir / "sbr").glob("mlb_odds_sbr_*.csv")),
+        pinnacle_games=games if games.is_file() else None,
+        pinnacle_lines=lines if lines.is_file() else None,
+        retrosheet=sorted((data_dir / "retrosheet").glob("GL*.TXT")),
+    )
