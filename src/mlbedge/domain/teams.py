@@ -90,6 +90,7 @@ TEAMS: tuple[Team, ...] = (
         sbro="ARI",
         retrosheet="ARI",
         sbd=("ARI", "AZ"),
+        action_network="ARI",  # Action Network writes ARI where MLB writes AZ
     ),
     _t(
         110,
@@ -573,5 +574,10 @@ def by_action_network_id(an_id: int, *, where: str | None = None) -> Team:
 
 
 def codes(source: TeamSource | str) -> dict[str, int]:
-    """Every known code of ``source`` mapped to its MLB id, for vectorised joins."""
+    """Every known code of ``source`` mapped to its MLB id, for vectorised joins.
+
+    Keys are normalised as :func:`resolve` normalises a code (upper case, single spaces), so
+    normalise the column the same way before joining (``str.to_uppercase()`` suffices for the
+    short codes; full names also need runs of spaces collapsed).
+    """
     return {code: team.mlb_id for code, team in _INDEX[TeamSource(source)].items()}
