@@ -85,3 +85,30 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def loaded_db_url() -> Iterator[str]:
+    """A database with every real historical file loaded and linked, shared by a test session.
+
+    Read-only for tests: a test that writes must use its own ``conn``/``db_url`` instead.
+    """
+    from mlbedge.games.link import rebuild_games
+    from mlbedge.sources.historical.files import historical_files
+    from mlbedge.sources.historical.pinnacle import load_pinnacle
+    from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+    from mlbedge.sources.historical.sbro import load_sbro_files
+    from mlbedge.storage.migrations import migrate
+
+    url = create_database()
+    files = historical_files(DATA_DIR)
+    try:
+        with psycopg.connect(url) as connection:
+            migrate(connection)
+            load_sbro_files(connection, files.sbro)
+            load_pinnacle(connection, files.pinnacle_games, files.pinnacle_lines)
+            load_retrosheet_files(connection, files.retrosheet)
+            rebuild_games(connection)
+        yield url
+    finally:
+        drop_database(url)

@@ -40,6 +40,44 @@ class Settings(BaseSettings):
         ge=0,
         description="Features use only facts observed this long before first pitch.",
     )
+    # Live sources (``mlbedge ingest``): base URLs, politeness and the poll loop.
+    mlb_stats_base_url: str = Field(default="https://statsapi.mlb.com", description="MLB Stats API.")
+    action_network_base_url: str = Field(
+        default="https://api.actionnetwork.com", description="Action Network JSON API."
+    )
+    vsin_base_url: str = Field(default="https://data.vsin.com", description="VSIN betting-splits pages.")
+    sbd_base_url: str = Field(
+        default="https://www.sportsbettingdime.com", description="SBD odds widget (wp-json)."
+    )
+    sbd_feeds_base_url: str = Field(
+        default="https://srfeeds.sportsbettingdime.com", description="SBD Sportradar-feed splits."
+    )
+    http_timeout_seconds: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    http_max_retries: int = Field(default=4, ge=0, description="Retries on 429, 5xx and timeouts.")
+    http_backoff_seconds: float = Field(default=2.0, ge=0, description="First retry delay, doubled each time.")
+    http_backoff_max_seconds: float = Field(default=120.0, ge=0, description="Longest wait between retries.")
+    http_user_agent: str = Field(
+        default="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+        description="User-Agent sent to every source.",
+    )
+    mlb_stats_min_interval_seconds: float = Field(default=1.0, ge=0, description="Polite gap per host.")
+    action_network_min_interval_seconds: float = Field(default=3.0, ge=0, description="Polite gap per host.")
+    vsin_min_interval_seconds: float = Field(default=2.0, ge=0, description="Polite gap per host.")
+    sbd_min_interval_seconds: float = Field(default=3.0, ge=0, description="Polite gap per host.")
+    action_network_book_ids: str = Field(
+        default="15,30,68,69,71,75,79,123", description="Books asked of the AN scoreboard (15 consensus, 30 open)."
+    )
+    action_network_history_max_per_run: int = Field(
+        default=20, ge=0, description="Per-game line histories fetched in one pass (games already started)."
+    )
+    vsin_books: str = Field(default="DK,CIRCA", description="VSIN splits books (DK, CIRCA).")
+    mlb_feed_live_max_per_run: int = Field(
+        default=30, ge=0, description="Live feeds (results, actual starters) fetched in one pass."
+    )
+    ingest_poll_minutes: float = Field(default=15.0, gt=0, description="Default `ingest poll --every`.")
+    match_tolerance_hours: float = Field(
+        default=6.0, gt=0, description="Largest first-pitch gap when linking a source game to a gamePk."
+    )
 
     @field_validator("home", "data_dir", mode="after")
     @classmethod

@@ -27,12 +27,11 @@ FilesArgument = typer.Argument(..., exists=True, dir_okay=False, readable=True)
 
 
 def print_summaries(summaries: list[LoadSummary]) -> None:
-    """One line per file: what was read, stored and quarantined."""
-    table = Table(title="Loaded", show_lines=False)
-    for column in ("source", "file", "rows", "records", "written", "quarantined", "flags"):
-        table.add_column(column, justify="left" if column in {"source", "file", "flags"} else "right")
+    """One line per file: what was read, stored and quarantined; then the flags raised."""
+    table = Table(title="Loaded")
+    for column in ("source", "file", "rows", "records", "written", "quarantined"):
+        table.add_column(column, justify="left" if column in {"source", "file"} else "right", no_wrap=True)
     for s in summaries:
-        flags = ", ".join(f"{k}={v}" for k, v in sorted(s.flags.items()) if v)
         table.add_row(
             s.source,
             s.file_name,
@@ -40,9 +39,13 @@ def print_summaries(summaries: list[LoadSummary]) -> None:
             f"{s.records:,}",
             f"{s.written:,}",
             f"{s.quarantined:,}",
-            flags,
         )
     console.print(table)
+    for s in summaries:
+        if s.flags:
+            console.print(f"  {s.file_name}: " + ", ".join(f"{k}={v}" for k, v in s.flags.items()))
+    if any(s.quarantined for s in summaries):
+        console.print("[yellow]Quarantined rows are in staging.quarantine with file, row and reason.[/]")
 
 
 def print_link_report(report: LinkReport) -> None:

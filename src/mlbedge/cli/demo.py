@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from mlbedge.cli.data import print_link_report, print_summaries
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, console, fail, print_frame, settings_for
 from mlbedge.games.link import rebuild_games
 from mlbedge.games.query import games_frame
 from mlbedge.notices import DATA_NOTICE
@@ -41,8 +41,7 @@ def demo(home: Path | None = HomeOption) -> None:
         print_link_report(report)
         latest = max(s.season for s in report.seasons)
         sample = games_frame(conn, latest).head(5)
-    console.print(f"First games of {latest}:")
-    console.print(
+    print_frame(
         sample.select(
             "game_id",
             "game_type",
@@ -52,7 +51,8 @@ def demo(home: Path | None = HomeOption) -> None:
             "away_ml_open",
             "total_open",
             "flags",
-        )
+        ),
+        title=f"First games of {latest}",
     )
     console.print(f"[green]done in {time.perf_counter() - started:.1f} s[/]")
     console.print(DATA_NOTICE)

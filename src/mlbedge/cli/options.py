@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from mlbedge.settings import Settings, get_settings
 
-console = Console()
+# Piped output (make demo, CI logs) gets a wider fixed width than rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 
 HomeOption = typer.Option(
@@ -34,3 +38,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a clear error and return the exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
+    """A small frame as a table a person can read (nulls blank)."""
+    table = Table(title=title)
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", no_wrap=True)
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)

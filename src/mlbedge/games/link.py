@@ -283,6 +283,8 @@ def build_games(
     linked = linked.with_columns(
         score_mismatch_retrosheet=score_sr,
         score_mismatch_pinnacle=score_sp,
+        s_away_score=pl.col("away_score"),
+        s_home_score=pl.col("home_score"),
         home_score=pl.coalesce("r_home_score", "p_home_score", "home_score"),
         away_score=pl.coalesce("r_away_score", "p_away_score", "away_score"),
         home_starter=pl.coalesce("r_home_starter", "p_home_pitcher", "home_pitcher"),
@@ -342,15 +344,23 @@ def _mismatches(linked: pl.DataFrame) -> pl.DataFrame:
             "game_id",
             kind=pl.lit("score_sbro_vs_retrosheet"),
             detail=pl.format(
-                "SBRO says otherwise; Retrosheet {}-{} (away-home) kept", "r_away_score", "r_home_score"
-            ),
+                "away-home: SBRO {}-{}, Retrosheet {}-{} (Retrosheet kept)",
+                "s_away_score",
+                "s_home_score",
+                "r_away_score",
+                "r_home_score",
+            ),  # fmt: skip
         ),
         linked.filter(pl.col("score_mismatch_pinnacle")).select(
             "game_id",
             kind=pl.lit("score_sbro_vs_pinnacle"),
             detail=pl.format(
-                "SBRO says otherwise; Pinnacle {}-{} (away-home)", "p_away_score", "p_home_score"
-            ),
+                "away-home: SBRO {}-{}, Pinnacle {}-{}",
+                "s_away_score",
+                "s_home_score",
+                "p_away_score",
+                "p_home_score",
+            ),  # fmt: skip
         ),
         linked.filter(
             pl.col("in_sbro")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import psycopg
 from pydantic import BaseModel, Field
+from rich.progress import Progress
 
 from mlbedge.storage.bulk import upsert_frame
 
@@ -105,3 +107,63 @@ class LoadSummary(BaseModel):
     written: int = Field(0, description="Records inserted or changed; 0 on a repeat load.")
     quarantined: int = 0
     flags: dict[str, int] = Field(default_factory=dict, description="Count of rows per flag.")
+
+
+def flag_counts(frame: pl.DataFrame, order: Sequence[str] = ()) -> dict[str, int]:
+    """How many rows carry each flag of the comma-separated ``flags`` column, in ``order``.
+
+    Flags no row carries are left out; flags not named in ``order`` come last.
+    """
+    if frame.is_empty() or "flags" not in frame.columns:
+        return {}
+    split = frame.select(pl.col("flags").str.split(",").explode().alias("flag")).filter(pl.col("flag") != "")
+    counts = dict(split.group_by("flag").len().iter_rows())
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def write_parsed(
+    conn: psycopg.Connection,
+    source: str,
+    raw: RawFile,
+    *,
+    table: str,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    quarantined: pl.DataFrame,
+    rows_read: int,
+    flag_order: Sequence[str] = (),
+) -> LoadSummary:
+    """Upsert one file's parsed records, quarantine its bad rows and summarise the load."""
+    written = upsert_frame(conn, table, frame, key=key)
+    quarantine = Quarantine(source, raw)
+    quarantine.add_frame(quarantined)
+    quarantine.write(conn)
+    return LoadSummary(
+        source=source,
+        file_name=raw.name,
+        rows_read=rows_read,
+        records=frame.height,
+        written=written,
+        quarantined=len(quarantine),
+        flags=flag_counts(frame, flag_order),
+    )
+
+
+def load_each(
+    paths: Iterable[str | Path],
+    label: str,
+    load_one: Callable[[Path], LoadSummary],
+    progress: Progress | None = None,
+) -> list[LoadSummary]:
+    """Run ``load_one`` on every file, advancing a progress bar labelled ``label`` when given."""
+    paths = [Path(p) for p in paths]
+    task = progress.add_task(label, total=len(paths)) if progress is not None else None
+    summaries = []
+    for path in paths:
+        if progress is not None and task is not None:
+            progress.update(task, description=f"{label} {path.name}")
+        summaries.append(load_one(path))
+        if progress is not None and task is not None:
+            progress.advance(task)
+    return summaries

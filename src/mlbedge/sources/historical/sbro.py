@@ -51,11 +51,11 @@ from mlbedge.domain import teams
 from mlbedge.sources.historical.common import (
     DataFileError,
     LoadSummary,
-    Quarantine,
     RawFile,
+    load_each,
     store_raw_file,
+    write_parsed,
 )
-from mlbedge.storage.bulk import upsert_frame
 
 SOURCE = "sbro"
 TABLE = "staging.sbro_games"
@@ -202,45 +202,17 @@ def load_sbro_files(
     ``staging.quarantine``. Idempotent: loading the same files again writes nothing. The caller
     owns the transaction (nothing is committed here).
     """
-    paths = [Path(p) for p in paths]
-    task = progress.add_task("SBRO", total=len(paths)) if progress is not None else None
-    summaries = []
-    for path in paths:
-        if progress is not None and task is not None:
-            progress.update(task, description=f"SBRO {path.name}")
-        summaries.append(_load_file(conn, path))
-        if progress is not None and task is not None:
-            progress.advance(task)
-    return summaries
+    return load_each(paths, "SBRO", lambda path: _load_file(conn, path), progress)
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
     raw = RawFile.read(path)
     store_raw_file(conn, SOURCE, raw)
     parsed = _parse(raw)
-    written = upsert_frame(conn, TABLE, parsed.games, key=KEY)
-    quarantine = Quarantine(SOURCE, raw)
-    quarantine.add_frame(parsed.quarantined)
-    quarantine.write(conn)
-    return LoadSummary(
-        source=SOURCE,
-        file_name=raw.name,
-        rows_read=parsed.rows_read,
-        records=parsed.games.height,
-        written=written,
-        quarantined=len(quarantine),
-        flags=flag_counts(parsed.games),
-    )
-
-
-def flag_counts(games: pl.DataFrame) -> dict[str, int]:
-    """How many games carry each flag (flags no game carries are left out)."""
-    if games.is_empty():
-        return {}
-    split = games.select(pl.col("flags").str.split(",").explode().alias("flag")).filter(pl.col("flag") != "")
-    counts = split.group_by("flag").len()
-    order = {name: i for i, name in enumerate(FLAGS)}
-    return dict(sorted(zip(counts["flag"], counts["len"], strict=True), key=lambda kv: order.get(kv[0], 99)))
+    return write_parsed(
+        conn, SOURCE, raw, table=TABLE, frame=parsed.games, key=KEY,
+        quarantined=parsed.quarantined, rows_read=parsed.rows_read, flag_order=FLAGS,
+    )  # fmt: skip
 
 
 # --- reading --------------------------------------------------------------------------------
