@@ -349,7 +349,7 @@ def _mismatches(linked: pl.DataFrame) -> pl.DataFrame:
                 "s_home_score",
                 "r_away_score",
                 "r_home_score",
-            ),  # fmt: skip
+            ),
         ),
         linked.filter(pl.col("score_mismatch_pinnacle")).select(
             "game_id",
@@ -360,7 +360,7 @@ def _mismatches(linked: pl.DataFrame) -> pl.DataFrame:
                 "s_home_score",
                 "p_away_score",
                 "p_home_score",
-            ),  # fmt: skip
+            ),
         ),
         linked.filter(
             pl.col("in_sbro")
