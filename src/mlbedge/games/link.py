@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import polars as pl
 import psycopg
+from psycopg import sql
 from pydantic import BaseModel
 
 from mlbedge.domain.teams import TEAMS
-from mlbedge.storage.bulk import upsert_frame
+from mlbedge.storage.bulk import copy_into, upsert_frame
 from mlbedge.storage.database import fetch_frame
 
 
@@ -435,8 +436,6 @@ def _delete_missing(conn: psycopg.Connection, table: str, frame: pl.DataFrame, k
         f"CREATE TEMP TABLE IF NOT EXISTS {temp} AS SELECT {', '.join(key)} FROM {table} WITH NO DATA"
     )
     conn.execute(f"TRUNCATE {temp}")
-    with conn.cursor() as cur, cur.copy(f"COPY {temp} ({', '.join(key)}) FROM STDIN") as copy:
-        for row in frame.select(key).iter_rows():
-            copy.write_row(row)
+    copy_into(conn, sql.Identifier(temp), frame.select(key))
     match = " AND ".join(f"k.{c} = t.{c}" for c in key)
     conn.execute(f"DELETE FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {temp} k WHERE {match})")

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 
-def _copy_frame(conn: psycopg.Connection, table: sql.Composable, frame: pl.DataFrame) -> None:
+def copy_into(conn: psycopg.Connection, table: sql.Composable, frame: pl.DataFrame) -> None:
     """Stream a frame into ``table`` with COPY ... FROM STDIN (CSV), the fastest load path."""
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="\\N")
@@ -45,7 +45,7 @@ def upsert_frame(
         )
     )
     conn.execute(sql.SQL("TRUNCATE {}").format(temp))
-    _copy_frame(conn, temp, frame)
+    copy_into(conn, temp, frame)
 
     cols = [sql.Identifier(c) for c in frame.columns]
     key_ids = [sql.Identifier(c) for c in key]
