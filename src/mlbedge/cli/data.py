@@ -60,6 +60,7 @@ def print_link_report(report: LinkReport) -> None:
         "pinnacle",
         "sbro+retro",
         "sbro+pinnacle",
+        "live",
         "mismatches",
     ):
         table.add_column(column, justify="right")

@@ -16,6 +16,8 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from mlbedge.domain.teams import TEAMS
+from mlbedge.games.live import load_live_games
+from mlbedge.settings import get_settings
 from mlbedge.storage.bulk import copy_into, upsert_frame
 from mlbedge.storage.database import fetch_frame
 
@@ -31,6 +33,7 @@ class SeasonLink(BaseModel):
     pinnacle: int
     sbro_retrosheet: int
     sbro_pinnacle: int
+    live: int
     mismatches: int
 
 
@@ -209,9 +212,16 @@ def _flag(condition: pl.Expr, name: str) -> pl.Expr:
 
 
 def build_games(
-    sbro: pl.DataFrame, retro: pl.DataFrame, pinnacle: pl.DataFrame
+    sbro: pl.DataFrame,
+    retro: pl.DataFrame,
+    pinnacle: pl.DataFrame,
+    live: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Link the three staging frames into (games, mismatches). Pure: no database."""
+    """Link the staging frames into (games, mismatches). Pure: no database.
+
+    ``live`` (from :func:`mlbedge.games.live.load_live_games`) adds the MLB ``gamePk`` to a
+    historical game of the same id, and adds the games no historical file has.
+    """
     sbro = _conform(sbro, _SBRO_SCHEMA)
     retro = _conform(retro, _RETRO_SCHEMA)
     pinnacle = _conform(pinnacle, _PIN_SCHEMA)
@@ -333,7 +343,33 @@ def build_games(
         "in_sbro", "in_retrosheet", "in_pinnacle", "sbro_dh_index", "pin_game_no", "flags",
     ).sort("date", "game_id")  # fmt: skip
     mismatches = _mismatches(linked)
-    return games, mismatches
+    return _merge_live(games, live), mismatches
+
+
+def _merge_live(games: pl.DataFrame, live: pl.DataFrame | None) -> pl.DataFrame:
+    """Historical records win where both know a game; live-only games are appended."""
+    if live is None or live.is_empty():
+        return games.with_columns(game_pk=pl.lit(None, pl.Int64))
+    live = live.join(
+        _ABBR.rename({"team_id": "home_team_id", "abbr": "home_team"}), on="home_team_id", how="left"
+    )
+    live = live.join(
+        _ABBR.rename({"team_id": "away_team_id", "abbr": "away_team"}), on="away_team_id", how="left"
+    )
+    live = live.with_columns(
+        game_id=pl.format(
+            "{}-{}-{}-{}", pl.col("date").dt.strftime("%Y%m%d"), "away_team", "home_team", "game_num"
+        ),
+        in_sbro=pl.lit(False),
+        in_retrosheet=pl.lit(False),
+        in_pinnacle=pl.lit(False),
+    )
+    games = games.join(live.select("game_id", "game_pk"), on="game_id", how="left")
+    only_live = live.join(games.select("game_id"), on="game_id", how="anti")
+    return pl.concat(
+        [games, only_live.select([c for c in games.columns if c in only_live.columns])],
+        how="diagonal_relaxed",
+    )
 
 
 def _mismatches(linked: pl.DataFrame) -> pl.DataFrame:
@@ -401,6 +437,7 @@ def link_report(games: pl.DataFrame, mismatches: pl.DataFrame) -> LinkReport:
             pinnacle=pl.col("in_pinnacle").sum(),
             sbro_retrosheet=(pl.col("in_sbro") & pl.col("in_retrosheet")).sum(),
             sbro_pinnacle=(pl.col("in_sbro") & pl.col("in_pinnacle")).sum(),
+            live=pl.col("game_pk").is_not_null().sum(),
             mismatches=pl.col("n_mismatch").is_not_null().sum(),
         )
         .sort("season")
@@ -411,12 +448,14 @@ def link_report(games: pl.DataFrame, mismatches: pl.DataFrame) -> LinkReport:
     )
 
 
-def rebuild_games(conn: psycopg.Connection) -> LinkReport:
+def rebuild_games(conn: psycopg.Connection, cutoff_minutes: int | None = None) -> LinkReport:
     """Rebuild ``curated.games`` and ``curated.link_mismatches`` from staging; return the report.
 
     Idempotent: unchanged games are not rewritten, games no source has any more are removed.
+    ``cutoff_minutes`` (default: the setting) decides which listed starters a live game keeps.
     """
-    games, mismatches = build_games(*_load_staging(conn))
+    cutoff = get_settings().cutoff_minutes if cutoff_minutes is None else cutoff_minutes
+    games, mismatches = build_games(*_load_staging(conn), live=load_live_games(conn, cutoff))
     for table, frame, key in (
         ("curated.games", games, ["game_id"]),
         ("curated.link_mismatches", mismatches, ["game_id", "kind"]),
