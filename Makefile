@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test feast-test bench lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,11 @@ demo: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
+	bash scripts/feast_env.sh
+
+# The Feast tests alone, in their own virtualenv .venv-feast (built on first use).
+feast-test:
+	bash scripts/feast_env.sh
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
@@ -29,4 +34,4 @@ lint: setup
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-feast .pytest_cache .ruff_cache

@@ -11,7 +11,12 @@ from pathlib import Path
 from benchmarks.common import Result, machine
 
 # Each module exposes run() -> list[Result]; a module not yet written is reported, not hidden.
-MODULES = ["benchmarks.load_bench", "benchmarks.features_bench"]
+MODULES = [
+    "benchmarks.load_bench",
+    "benchmarks.features_bench",
+    "benchmarks.store_bench",
+    "benchmarks.training_bench",
+]
 
 
 def main(argv: list[str]) -> int:

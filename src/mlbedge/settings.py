@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     store_grace_seconds: float = Field(
         default=60.0, ge=0, description="How long a replaced slate version stays readable after a switch."
     )
+    store_cluster: bool = Field(
+        default=False, description="redis_url is a node of a Redis Cluster (keys are laid out for it)."
+    )
     store_timeout_seconds: float = Field(default=0.5, gt=0, description="Redis connect and read timeout.")
     store_max_connections: int = Field(default=32, ge=1, description="Redis connection pool size.")
     store_fallback: bool = Field(
@@ -76,7 +79,9 @@ class Settings(BaseSettings):
     )
     http_timeout_seconds: float = Field(default=20.0, gt=0, description="Per-request timeout.")
     http_max_retries: int = Field(default=4, ge=0, description="Retries on 429, 5xx and timeouts.")
-    http_backoff_seconds: float = Field(default=2.0, ge=0, description="First retry delay, doubled each time.")
+    http_backoff_seconds: float = Field(
+        default=2.0, ge=0, description="First retry delay, doubled each time."
+    )
     http_backoff_max_seconds: float = Field(default=120.0, ge=0, description="Longest wait between retries.")
     http_user_agent: str = Field(
         default="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
@@ -87,7 +92,8 @@ class Settings(BaseSettings):
     vsin_min_interval_seconds: float = Field(default=2.0, ge=0, description="Polite gap per host.")
     sbd_min_interval_seconds: float = Field(default=3.0, ge=0, description="Polite gap per host.")
     action_network_book_ids: str = Field(
-        default="15,30,68,69,71,75,79,123", description="Books asked of the AN scoreboard (15 consensus, 30 open)."
+        default="15,30,68,69,71,75,79,123",
+        description="Books asked of the AN scoreboard (15 consensus, 30 open).",
     )
     action_network_history_max_per_run: int = Field(
         default=20, ge=0, description="Per-game line histories fetched in one pass (games already started)."
@@ -99,6 +105,29 @@ class Settings(BaseSettings):
     ingest_poll_minutes: float = Field(default=15.0, gt=0, description="Default `ingest poll --every`.")
     match_tolerance_hours: float = Field(
         default=6.0, gt=0, description="Largest first-pitch gap when linking a source game to a gamePk."
+    )
+    # Models (``mlbedge train``, ``mlbedge retrain``): MLflow names, threads, the retraining cycle.
+    mlflow_experiment: str = Field(default="mlbedge", description="MLflow experiment of training runs.")
+    model_name_prefix: str = Field(default="mlbedge", description="Registered models are <prefix>-<target>.")
+    train_num_threads: int = Field(
+        default=1, ge=0, description="LightGBM threads (0: every core; more help only on an idle machine)."
+    )
+    retrain_every_days: int = Field(default=7, ge=3, le=10, description="Days between retraining cycles.")
+    retrain_window_days: int = Field(
+        default=1095, ge=60, description="Days of games a cycle trains on (before its holdout)."
+    )
+    retrain_holdout_days: int = Field(
+        default=28,
+        ge=7,
+        description="Latest days kept out of the challenger: champion and challenger are compared there.",
+    )
+    retrain_margin: float = Field(
+        default=0.001, ge=0, description="Log-loss gain over the champion a challenger needs to be promoted."
+    )
+    retrain_min_games: int = Field(default=100, ge=1, description="Fewest out-of-sample games to decide on.")
+    optuna_storage_url: str | None = Field(
+        default=None,
+        description="Optuna storage (a PostgreSQL URL shares a search); unset: sqlite under home.",
     )
 
     @field_validator("home", "data_dir", mode="after")

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mlbedge.cli import store as store_cli
 from mlbedge.cli.options import HomeOption, console, fail, settings_for
 from mlbedge.features.docs import render_feature_docs
 from mlbedge.features.io import build_and_store, export_season, read_features
@@ -187,3 +188,7 @@ def docs(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     console.print(f"wrote {out} ({len(registry())} features)")
+
+
+# `mlbedge features materialize` lives with the online store (mlbedge.cli.store).
+app.command("materialize")(store_cli.materialize)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlbedge.cli import data, demo, features, ingest
+from mlbedge.cli import data, demo, features, ingest, store
 
 app = typer.Typer(
     name="mlbedge",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(features.app, name="features")
+app.add_typer(store.feast_app, name="feast")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":  # pragma: no cover
