@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlbedge.cli import data, demo, features, ingest, store
+from mlbedge.cli import train as train_cli
 
 app = typer.Typer(
     name="mlbedge",
@@ -17,6 +18,9 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(features.app, name="features")
 app.add_typer(store.feast_app, name="feast")
 app.command("demo")(demo.demo)
+app.command("train")(train_cli.train)
+app.command("retrain")(train_cli.retrain)
+app.add_typer(train_cli.models_app, name="models")
 
 if __name__ == "__main__":  # pragma: no cover
     app()
