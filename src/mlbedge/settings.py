@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,6 +128,122 @@ class Settings(BaseSettings):
     optuna_storage_url: str | None = Field(
         default=None,
         description="Optuna storage (a PostgreSQL URL shares a search); unset: sqlite under home.",
+    )
+    # Prediction API (``mlbedge serve``): admin key, limits, the staking policy of recommendations.
+    admin_token: SecretStr | None = Field(
+        default=None, description="Key of the admin routes (Bearer token); unset: admin routes refuse (403)."
+    )
+    serve_host: str = Field(default="127.0.0.1", description="Interface `mlbedge serve` binds.")
+    serve_port: int = Field(default=8000, ge=1, le=65535, description="Port `mlbedge serve` listens on.")
+    serve_targets: str = Field(
+        default="moneyline,total,runline", description="Markets whose champion models the API serves."
+    )
+    serve_batch_max: int = Field(default=64, ge=1, le=1000, description="Most game ids in one batch request.")
+    rate_limit_requests: int = Field(
+        default=1200, ge=0, description="Requests per client per window on /v1 (0: no limit)."
+    )
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0, description="The rate limit's window.")
+    serve_registry_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="How long the API waits for the MLflow registry before using its disk cache."
+    )
+    serve_models_cache_seconds: float = Field(
+        default=10.0, ge=0, description="How long GET /v1/models reuses its answer from the registry."
+    )
+    recommend_kelly_fraction: float = Field(
+        default=0.25, gt=0, le=1, description="Default share of full Kelly in /v1/recommendations."
+    )
+    recommend_min_edge: float = Field(
+        default=0.0, ge=0, description="Smallest expected profit per unit staked worth a recommended bet."
+    )
+    recommend_max_stake_per_bet: float = Field(default=0.05, gt=0, le=1, description="Cap on one bet.")
+    recommend_max_stake_per_game: float = Field(
+        default=0.08, gt=0, le=1, description="Cap on all markets of one game together."
+    )
+    recommend_max_exposure: float = Field(default=0.30, gt=0, le=1, description="Cap on a whole slate.")
+    recommend_stake_unit: float = Field(default=1.0, gt=0, description="Stakes are multiples of this.")
+    recommend_kelly_scenarios: int = Field(
+        default=5_000,
+        ge=100,
+        description="Outcome scenarios of simultaneous Kelly beyond 12 bets (fewer: faster, less exact).",
+    )
+
+    # Monitoring (``mlbedge monitor``): drift, degradation and freshness thresholds, the retrain hook.
+    monitor_psi_bins: int = Field(
+        default=10, ge=2, le=50, description="Quantile bins per feature, fixed from the training window."
+    )
+    monitor_psi_warning: float = Field(default=0.1, gt=0, description="PSI at which a feature's drift warns.")
+    monitor_psi_critical: float = Field(
+        default=0.25, gt=0, description="PSI at which a feature's drift is critical."
+    )
+    monitor_recent_days: int = Field(
+        default=14, ge=1, description="Days of games in the recent window compared with the training window."
+    )
+    monitor_drift_min_rows: int = Field(
+        default=100, ge=1, description="Fewest recent games to measure drift on (fewer: no verdict)."
+    )
+    monitor_drift_calendar_features: str = Field(
+        default="month,day_of_season,is_postseason,*_games_season,*_starts_season",
+        description="Features that follow the calendar by design (glob patterns): measured, never alerted.",
+    )
+    monitor_importance_top_k: int = Field(
+        default=10, ge=1, description="Top features compared between two model versions."
+    )
+    monitor_importance_min_spearman: float = Field(
+        default=0.5, ge=-1, le=1, description="Rank correlation of importances below which it alerts."
+    )
+    monitor_importance_min_overlap: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the top k kept between versions below which it alerts."
+    )
+    monitor_perf_games: int = Field(
+        default=500, ge=10, description="Last settled games the champion is scored on against the market."
+    )
+    monitor_perf_min_games: int = Field(
+        default=100, ge=1, description="Fewest settled games to judge the champion on."
+    )
+    monitor_perf_warning: float = Field(
+        default=0.005, ge=0, description="Log loss above the opening line's at which the champion warns."
+    )
+    monitor_perf_critical: float = Field(
+        default=0.015, ge=0, description="Log loss above the opening line's at which it is critical."
+    )
+    monitor_clv_bets: int = Field(default=200, ge=10, description="Last bets whose mean CLV is watched.")
+    monitor_clv_min_bets: int = Field(default=50, ge=1, description="Fewest bets to judge the CLV on.")
+    monitor_clv_warning: float = Field(
+        default=0.0, description="Mean CLV (profit per unit vs the close) below which it warns."
+    )
+    monitor_clv_critical: float = Field(default=-0.02, description="Mean CLV below which it is critical.")
+    monitor_stale_hours: float = Field(
+        default=6.0, gt=0, description="Hours without a usable fetch after which a source warns."
+    )
+    monitor_stale_critical_hours: float = Field(
+        default=24.0, gt=0, description="Hours without a usable fetch after which it is critical."
+    )
+    monitor_fetch_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Share of failed fetches in 24 h at which a source warns."
+    )
+    monitor_retrain_on: str = Field(
+        default="performance,feature_drift",
+        description="Alert kinds that start a retraining cycle when they first fire (empty: never).",
+    )
+    monitor_retrain_min_severity: Literal["warning", "critical"] = Field(
+        default="critical", description="Least severity of such an alert that starts the cycle."
+    )
+    # Public archives (``mlbedge data download``): where the season files are fetched from.
+    sbro_archive_base_url: str = Field(
+        default="https://www.sportsbookreviewsonline.com/scoresoddsarchives/mlb",
+        description="Folder URL of the SBRO season workbooks.",
+    )
+    sbro_archive_file: str = Field(
+        default="mlb odds {season}.xlsx", description="SBRO workbook name in that folder ({season})."
+    )
+    retrosheet_base_url: str = Field(
+        default="https://www.retrosheet.org/gamelogs", description="Folder URL of the Retrosheet game logs."
+    )
+    retrosheet_archive_file: str = Field(
+        default="gl{season}.zip", description="Retrosheet game-log zip name in that folder ({season})."
+    )
+    download_min_interval_seconds: float = Field(
+        default=1.0, ge=0, description="Polite gap between two archive downloads from one host."
     )
 
     @field_validator("home", "data_dir", mode="after")

@@ -108,6 +108,73 @@ def load_retrosheet(files: list[Path] = FilesArgument, home: Path | None = HomeO
     _load(lambda conn, progress: load_retrosheet_files(conn, files, progress=progress), home)
 
 
+@app.command("download")
+def download(
+    seasons: str = typer.Option(
+        ..., "--seasons", help="Seasons to fetch: 2019, 2015-2019 or 2015,2017-2018."
+    ),
+    sources: str = typer.Option("sbro,retrosheet", "--sources", help="Archives: sbro, retrosheet or both."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", file_okay=False, help="Where to put them (default: the data folder setting)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Fetch again even when the checksums match."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Fetch the public archives (SBRO season workbooks, Retrosheet game logs) into the data folder."""
+    from mlbedge.sources.historical import download as dl
+
+    settings = settings_for(home)
+    try:
+        wanted = dl.parse_seasons(seasons)
+        chosen = [s.strip() for s in sources.split(",") if s.strip()]
+        dl.archives(wanted, settings=settings, sources=chosen)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    target = data_dir or settings.data_dir
+    console.print(f"Downloading {', '.join(chosen)} for {len(wanted)} season(s) into {target}")
+    try:
+        report = dl.download_archives(
+            wanted,
+            data_dir=target,
+            settings=settings,
+            sources=chosen,  # type: ignore[arg-type]
+            force=force,
+            on_result=lambda r: console.print(
+                f"  {r.archive.source} {r.archive.season}: {r.status}"
+                + (f" ({r.size_bytes:,} bytes)" if r.status != "failed" else f": {r.error}")
+            ),
+        )
+    except dl.DownloadError as exc:
+        raise fail(str(exc)) from exc
+    table = Table(title="Archives")
+    for column in ("source", "season", "file", "status", "bytes", "sha256"):
+        table.add_column(column, justify="right" if column in {"season", "bytes"} else "left", no_wrap=True)
+    for r in report.results:
+        table.add_row(
+            r.archive.source,
+            str(r.archive.season),
+            ", ".join([r.archive.path.as_posix(), *(e["path"] for e in r.extracted)]),
+            r.status,
+            f"{r.size_bytes:,}" if r.sha256 else "",
+            (r.sha256 or "")[:16],
+        )
+    console.print(table)
+    console.print(f"Checksums recorded in {report.manifest}")
+    if any(r.archive.source == "retrosheet" and r.status != "failed" for r in report.results):
+        console.print(
+            "[dim]The information used here was obtained free of charge from and is copyrighted by "
+            'Retrosheet. Interested parties may contact Retrosheet at "www.retrosheet.org".[/]'
+        )
+    if any(r.archive.source == "sbro" and r.status != "failed" for r in report.results):
+        console.print("[dim]SBRO data: Source: sportsbookreviewsonline.com (no licence stated).[/]")
+    if report.failed:
+        raise fail(
+            f"{len(report.failed)} archive(s) could not be downloaded: "
+            + "; ".join(r.error or "" for r in report.failed)
+        )
+    console.print("Load them with `mlbedge data load sbro ...` and `mlbedge data load retrosheet ...`.")
+
+
 class OutputFormat(StrEnum):
     csv = "csv"
     json = "json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlbedge.cli import data, demo, features, ingest, store
+from mlbedge.cli import monitor as monitor_cli
 from mlbedge.cli import train as train_cli
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(features.app, name="features")
 app.add_typer(store.feast_app, name="feast")
+app.add_typer(monitor_cli.app, name="monitor")
 app.command("demo")(demo.demo)
 app.command("train")(train_cli.train)
 app.command("retrain")(train_cli.retrain)

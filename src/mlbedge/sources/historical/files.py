@@ -17,12 +17,15 @@ class HistoricalFiles:
 
 
 def historical_files(data_dir: Path) -> HistoricalFiles:
-    """SBRO season files, the Pinnacle pair and Retrosheet game logs under ``data_dir``."""
+    """SBRO season files (.csv or .xlsx), the Pinnacle pair and Retrosheet game logs under ``data_dir``."""
     pin = data_dir / "pinnacle_2016"
     games = pin / "pinnacle_mlb2016_games.csv"
     lines = pin / "pinnacle_mlb2016_lines.csv.gz"
+    # One file per season: the CSV where there is one, else the season's .xlsx workbook.
+    sbro = {p.stem: p for p in sorted((data_dir / "sbr").glob("mlb_odds_sbr_*.xlsx"))}
+    sbro.update({p.stem: p for p in sorted((data_dir / "sbr").glob("mlb_odds_sbr_*.csv"))})
     return HistoricalFiles(
-        sbro=sorted((data_dir / "sbr").glob("mlb_odds_sbr_*.csv")),
+        sbro=sorted(sbro.values()),
         pinnacle_games=games if games.is_file() else None,
         pinnacle_lines=lines if lines.is_file() else None,
         retrosheet=sorted((data_dir / "retrosheet").glob("GL*.TXT")),

@@ -1,4 +1,8 @@
-"""SBRO season files (``mlb_odds_sbr_YYYY.csv``) into ``staging.sbro_games``, one row per game.
+"""SBRO season files (``mlb_odds_sbr_YYYY.csv``, or the ``.xlsx`` workbook) into ``staging.sbro_games``.
+
+A season workbook (as the archive publishes it, or as ``mlbedge data download`` fetches it) is
+read cell by cell into the same text rows the CSV path reads, its bytes being what ``raw.files``
+keeps; the rest of the load does not know which it was given.
 
 An SBRO file has two rows per game, the visitor's then the home team's, each with that team's
 pitcher, line score, final and prices. Loading goes in three steps, all vectorised:
@@ -226,6 +230,46 @@ def _decode(raw: RawFile) -> str:
         return raw.content.decode("cp1252", errors="replace")
 
 
+def _is_workbook(raw: RawFile) -> bool:
+    # An .xlsx file is a zip archive (PK header); a CSV never starts with those bytes.
+    return raw.content[:4] == b"PK\x03\x04"
+
+
+# The published workbooks write "Run Line", "Open OU", "Close OU" and leave the header of the
+# price column after each of them blank; the CSV names are these.
+_WORKBOOK_NAMES = {"RUNLINE": "RunLine", "OPENOU": "OpenOU", "CLOSEOU": "CloseOU"}
+
+
+def _workbook_text(raw: RawFile) -> str:
+    """The first sheet of a workbook as the text of the equivalent CSV: every cell as the sheet
+    shows it (whole numbers without a decimal point), blank cells empty, trailing blank rows
+    dropped, the header named as in the CSV files."""
+    import fastexcel
+
+    try:
+        sheet = fastexcel.read_excel(raw.content).load_sheet(0, header_row=None, dtypes="string")
+    except Exception as exc:  # fastexcel raises its own error types for every kind of bad file
+        raise DataFileError(raw.path, f"not a readable .xlsx workbook: {exc}") from exc
+    cells = pl.from_arrow(sheet.to_arrow())
+    assert isinstance(cells, pl.DataFrame)
+    if cells.is_empty():
+        raise DataFileError(raw.path, "empty workbook: expected an SBRO header row", row=0)
+    header: list[str] = []
+    for value in cells.row(0):
+        name = (value or "").strip()
+        canonical = _WORKBOOK_NAMES.get(name.replace(" ", "").upper(), name)
+        if not canonical and header and header[-1] in LINE_COLUMNS:
+            canonical = f"{header[-1]}_odds"
+        header.append(canonical)
+    lines = cells.slice(1).select(
+        pl.concat_str([pl.col(c).fill_null("") for c in cells.columns], separator=",").alias("line"),
+        pl.any_horizontal(pl.col(c).is_not_null() for c in cells.columns).alias("filled"),
+    )
+    last = lines.with_row_index().filter(pl.col("filled"))["index"].max()
+    body = lines["line"].head(0 if last is None else int(last) + 1).to_list()  # type: ignore[arg-type]
+    return "\n".join([",".join(header), *body])
+
+
 def _season_from_name(raw: RawFile) -> int:
     match = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", raw.name)
     if match is None:
@@ -235,7 +279,8 @@ def _season_from_name(raw: RawFile) -> int:
 
 def _read_rows(raw: RawFile) -> tuple[list[str], pl.DataFrame]:
     """The header's column names and one row per data line: row_number, raw_row, n_fields, fields."""
-    text = _decode(raw).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n \t")
+    text = _workbook_text(raw) if _is_workbook(raw) else _decode(raw)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n \t")
     lines = text.split("\n")
     if not lines or not lines[0].strip():
         raise DataFileError(raw.path, "empty file: expected an SBRO header row", row=0)
