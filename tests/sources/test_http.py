@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 
 from mlbedge.sources.http import (
@@ -22,13 +25,23 @@ def _client(**kw: float) -> PoliteClient:
 
 
 def test_requests_to_one_host_keep_the_minimum_gap(server: FixtureServer) -> None:
+    """Each request after the first is held until its own slot, one interval after the previous.
+
+    The sleep is recorded instead of slept, so the booked slots are exact and the test does not
+    depend on how busy the machine is: request k is released at (call time + requested wait).
+    """
     server.route(r"/ping", lambda p, q: json_reply(b"{}"))
-    with PoliteClient(min_interval={"src": 0.15}, default_interval=0.0, timeout=2) as client:
+    releases: list[float] = []
+
+    def record(seconds: float) -> None:
+        releases.append(time.monotonic() + seconds)
+
+    with PoliteClient(min_interval={"src": 5.0}, default_interval=0.0, timeout=2, sleep=record) as client:
         for _ in range(4):
             assert client.fetch(Request("src", "ping", f"{server.url}/ping")).ok
-    gaps = [b.at - a.at for a, b in zip(server.hits, server.hits[1:], strict=False)]
-    assert len(gaps) == 3
-    assert min(gaps) >= 0.14
+    assert len(server.hits) == 4 and len(releases) == 3
+    gaps = [b - a for a, b in itertools.pairwise(releases)]
+    assert gaps == pytest.approx([5.0, 5.0], abs=1e-6)
 
 
 def test_429_then_success_honours_retry_after(server: FixtureServer) -> None:
