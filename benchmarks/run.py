@@ -16,6 +16,8 @@ MODULES = [
     "benchmarks.features_bench",
     "benchmarks.store_bench",
     "benchmarks.training_bench",
+    "benchmarks.api_bench",
+    "benchmarks.backtest_bench",
 ]
 
 

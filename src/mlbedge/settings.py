@@ -144,7 +144,12 @@ class Settings(BaseSettings):
     )
     rate_limit_window_seconds: float = Field(default=60.0, gt=0, description="The rate limit's window.")
     serve_registry_timeout_seconds: float = Field(
-        default=3.0, gt=0, description="How long the API waits for the MLflow registry before using its disk cache."
+        default=3.0,
+        gt=0,
+        description="How long the API waits for the MLflow registry before using its disk cache.",
+    )
+    serve_db_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="How long an API request waits for a PostgreSQL connection before 503."
     )
     serve_models_cache_seconds: float = Field(
         default=10.0, ge=0, description="How long GET /v1/models reuses its answer from the registry."

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from mlbedge.cli import backtest as backtest_cli
 from mlbedge.cli import data, demo, features, ingest, store
 from mlbedge.cli import monitor as monitor_cli
+from mlbedge.cli import pipeline as pipeline_cli
+from mlbedge.cli import serve as serve_cli
 from mlbedge.cli import train as train_cli
 
 app = typer.Typer(
@@ -19,10 +22,14 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(features.app, name="features")
 app.add_typer(store.feast_app, name="feast")
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(pipeline_cli.app, name="pipeline")
 app.command("demo")(demo.demo)
+app.command("serve")(serve_cli.serve)
 app.command("train")(train_cli.train)
 app.command("retrain")(train_cli.retrain)
 app.add_typer(train_cli.models_app, name="models")
+app.command("backtest")(backtest_cli.backtest)
+train_cli.models_app.command("compare")(backtest_cli.compare)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

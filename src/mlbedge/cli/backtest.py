@@ -1,0 +1,285 @@
+"""``mlbedge backtest`` and ``mlbedge models compare``: thin, they parse, call :mod:`mlbedge.betting`, print.
+
+MLflow is imported only when a run is logged, so the commands start without it otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from mlbedge.cli.features import parse_seasons
+from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.storage.database import connect
+
+DEFAULT_MARKETS = "moneyline,total,runline"
+
+
+def _policy(kelly_fraction: float, min_edge: float, method: str) -> Any:
+    from pydantic import ValidationError
+
+    from mlbedge.betting.kelly import StakingPolicy
+
+    try:
+        return StakingPolicy(kelly_fraction=kelly_fraction, min_edge=min_edge, method=method)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _flat_metrics(doc: dict[str, Any]) -> dict[str, float]:
+    """The document's numbers as MLflow metric names (``moneyline.roi``, ``total.model.log_loss``...)."""
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif isinstance(value, list) and len(value) == 2 and prefix.endswith("_ci"):
+            walk(f"{prefix}.low", value[0])
+            walk(f"{prefix}.high", value[1])
+        elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[prefix] = float(value)
+
+    for key in ("moneyline", "total", "runline", "all"):
+        walk(key, doc.get(key))
+    return out
+
+
+def backtest(
+    train_seasons: str = typer.Option(..., "--train-seasons", help="Seasons to train on, e.g. 2010-2019."),
+    test_season: int = typer.Option(..., "--test-season", help="The season to bet on (any season loaded)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the numbers here.", dir_okay=False),
+    report: Path | None = typer.Option(None, "--report", help="Write the HTML report here.", dir_okay=False),
+    markets: str = typer.Option(
+        DEFAULT_MARKETS, "--markets", help="Comma-separated markets to model and bet."
+    ),
+    bankroll: float = typer.Option(1000.0, "--bankroll", help="Starting bankroll."),
+    kelly_fraction: float = typer.Option(0.25, "--kelly-fraction", help="Share of full Kelly staked."),
+    min_edge: float = typer.Option(0.0, "--min-edge", help="Smallest expected profit per unit worth a bet."),
+    method: str = typer.Option("simultaneous", "--method", help="simultaneous or independent Kelly."),
+    rounds: int | None = typer.Option(
+        None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
+    ),
+    log: bool = typer.Option(True, "--log/--no-log", help="Log the numbers and the report to MLflow."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Train on the training seasons, bet the test season round by round on what was known, report."""
+    from mlbedge.betting.backtest import run_season
+    from mlbedge.betting.report import season_report, write_report
+    from mlbedge.training.dataset import MissingFeaturesError
+
+    settings = settings_for(home)
+    seasons = parse_seasons(train_seasons) or []
+    chosen = [m.strip() for m in markets.split(",") if m.strip()]
+    policy = _policy(kelly_fraction, min_edge, method)
+    params: dict[str, object] = {"num_threads": settings.train_num_threads}
+    if rounds is not None:
+        params["num_boost_round"] = rounds
+    try:
+        with connect(settings) as conn:
+            season = run_season(
+                conn,
+                seasons,
+                test_season,
+                markets=chosen,
+                policy=policy,
+                bankroll=bankroll,
+                model_params=params,
+            )
+    except (MissingFeaturesError, LookupError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    doc = season.to_json()
+    _print_summary(doc)
+    from mlbedge.serving.dashboard import save_backtest  # the dashboard shows the latest backtest
+
+    save_backtest(season, doc, settings)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=2, default=str))
+        console.print(f"numbers written to {json_out}")
+    html = season_report(season, doc) if (report is not None or log) else None
+    if not log:
+        if report is not None and html is not None:
+            write_report(html, report)
+            console.print(f"report written to {report}")
+        return
+    import mlflow
+
+    from mlbedge.training import registry
+
+    experiment_id = registry.configure(settings)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"backtest-{test_season}") as run:
+        mlflow.log_params(
+            {
+                "train_seasons": f"{season.train_seasons[0]}-{season.train_seasons[-1]}",
+                "test_season": test_season,
+                "markets": ",".join(chosen),
+                "bankroll": bankroll,
+                "feature_set_version": season.feature_set_version,
+                **{f"policy.{k}": v for k, v in season.policy.model_dump().items()},
+            }
+        )
+        mlflow.log_metrics(_flat_metrics(doc))
+        mlflow.set_tags({"mlbedge.kind": "backtest", "mlbedge.test_season": str(test_season)})
+        mlflow.log_dict(doc, "backtest.json")
+        assert html is not None
+        if report is not None:
+            write_report(html, report)
+            console.print(f"report written to {report}")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_report(html, Path(tmp) / f"backtest_{test_season}.html")
+        console.print(
+            f"logged to MLflow run {run.info.run_id} ({registry.tracking_uri(settings)})", soft_wrap=True
+        )
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Backtest {doc['test_season']} (trained on {doc['train_seasons'][0]}-{doc['train_seasons'][-1]})"
+    )
+    for column in (
+        "market", "games", "model LL", "open LL", "close LL", "bets", "staked", "ROI", "CLV", "max DD", "bankroll",
+    ):  # fmt: skip
+        table.add_column(column, justify="left" if column == "market" else "right")
+    for market in ("moneyline", "total", "runline", "all"):
+        d = doc[market]
+        forecasts = market != "all"
+        table.add_row(
+            market,
+            f"{d['n_games']:,}" if forecasts else "",
+            _num(d["model"]["log_loss"]) if forecasts else "",
+            _num(d["market_open"]["log_loss"]) if forecasts else "",
+            _num(d["market_close"]["log_loss"]) if forecasts else "",
+            f"{d['n_bets']:,}",
+            f"{d['staked']:,.0f}",
+            _pct(d["roi"]),
+            _pct(d["clv_mean"]),
+            _pct(d["max_drawdown"], 1),
+            f"{d['final_bankroll']:,.2f}",
+        )
+    console.print(table)
+
+
+def _load_model(reference: str, settings: Any) -> Any:
+    """``NAME@ALIAS`` or ``NAME/VERSION`` (NAME a registered model, or a target: the prefix is added)."""
+    from mlbedge.training import registry
+    from mlbedge.training.targets import TARGETS
+
+    if "@" in reference:
+        name, alias, version = *reference.split("@", 1), None
+    elif "/" in reference:
+        name, version = reference.rsplit("/", 1)
+        alias = None
+    else:
+        raise typer.BadParameter(
+            f"{reference!r}: give NAME@ALIAS (moneyline@champion) or NAME/VERSION (moneyline/3)"
+        )
+    full = registry.model_name(name, settings) if name in TARGETS else name
+    try:
+        return registry.load_serving_model(full, alias=alias, version=version, settings=settings)
+    except Exception as exc:  # MLflow raises its own types for a missing model or version
+        raise fail(f"cannot load {reference} ({full}): {exc}") from exc
+
+
+def compare(
+    a: str = typer.Argument(..., help="Champion: NAME@ALIAS or NAME/VERSION, e.g. moneyline@champion."),
+    b: str = typer.Argument(..., help="Challenger, the same way, e.g. moneyline@challenger."),
+    test_seasons: str | None = typer.Option(
+        None, "--test-seasons", help="Seasons to compare on (default: every season after both windows)."
+    ),
+    bankroll: float = typer.Option(1000.0, "--bankroll", help="Starting bankroll of each backtest."),
+    kelly_fraction: float = typer.Option(0.25, "--kelly-fraction", help="Share of full Kelly staked."),
+    min_edge: float = typer.Option(0.0, "--min-edge", help="Smallest expected profit per unit worth a bet."),
+    margin: float = typer.Option(0.0, "--margin", help="Log-loss gain the challenger needs."),
+    alpha: float | None = typer.Option(
+        None, "--alpha", help="Also require a significant Diebold-Mariano test."
+    ),
+    min_games: int = typer.Option(100, "--min-games", help="Fewest games to decide on."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the comparison here.", dir_okay=False),
+    home: Path | None = HomeOption,
+) -> None:
+    """Champion A against challenger B on the same unseen games: log loss (bootstrap CI, Diebold-Mariano),
+    ROI and CLV of a backtest each, and whether the gate would promote B."""
+    from mlbedge.betting.compare import compare_models
+    from mlbedge.training import registry
+    from mlbedge.training.dataset import MissingFeaturesError
+
+    settings = settings_for(home)
+    registry.configure(settings)
+    champion, challenger = _load_model(a, settings), _load_model(b, settings)
+    policy = _policy(kelly_fraction, min_edge, "simultaneous")
+    try:
+        with connect(settings) as conn:
+            result = compare_models(
+                conn,
+                champion,
+                challenger,
+                seasons=parse_seasons(test_seasons),
+                policy=policy,
+                bankroll=bankroll,
+                margin=margin,
+                alpha=alpha,
+                min_games=min_games,
+            )
+    except (MissingFeaturesError, LookupError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    f, m = result.forecasts, result.betting
+    table = Table(
+        title=f"{result.target}: {a} (A) vs {b} (B), games after {result.after}, seasons {result.seasons}"
+    )
+    for column in ("", "A", "B", "B - A (95% CI)"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row(
+        "log loss",
+        _num(f.log_loss_a),
+        _num(f.log_loss_b),
+        f"{f.difference.estimate:+.4f} ({f.difference.low:+.4f}, {f.difference.high:+.4f})",
+    )
+    table.add_row("Brier", _num(f.brier_a), _num(f.brier_b), f"{f.brier_b - f.brier_a:+.4f}")
+    table.add_row("bets", f"{m.n_bets_a:,}", f"{m.n_bets_b:,}", "")
+    table.add_row(
+        "ROI",
+        _pct(m.roi_a),
+        _pct(m.roi_b),
+        _interval_pct(m.roi_difference.estimate, m.roi_difference.low, m.roi_difference.high),
+    )
+    table.add_row(
+        "CLV",
+        _pct(m.clv_a),
+        _pct(m.clv_b),
+        _interval_pct(m.clv_difference.estimate, m.clv_difference.low, m.clv_difference.high),
+    )
+    console.print(table)
+    console.print(
+        f"{f.n_games:,} games over {f.n_days} days; Diebold-Mariano {f.dm.statistic:+.3f} "
+        f"(p = {f.dm.p_value:.4f}, {f.dm.lags} lags)"
+    )
+    console.print(
+        ("[green]" if result.decision.promote else "[yellow]") + result.decision.reason + "[/]",
+        soft_wrap=True,
+    )
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.as_dict(), indent=2, default=str))
+
+
+def _interval_pct(estimate: float, low: float, high: float) -> str:
+    if not math.isfinite(estimate):
+        return ""
+    bounds = f" ({low * 100:+.2f}%, {high * 100:+.2f}%)" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{estimate * 100:+.2f}%{bounds}"

@@ -1,0 +1,128 @@
+"""The FastAPI application: ``create_app()`` wires the routes, the error answers and the metrics.
+
+At startup (the lifespan) the serving state is built, the champions are loaded once, and the
+garbage collector's view of everything built so far is frozen (``gc.freeze``): the long-lived
+objects (models, layouts, pools) are then never rescanned, which keeps collection pauses out of
+the latency tail.
+
+Errors a client can cause are 4xx with a sentence naming the id or field; a dependency that is
+down (PostgreSQL, Redis and its fallback together, the registry) or a missing champion is a 503
+saying which. Nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import mlbedge
+from mlbedge.serving.dependencies import DatabaseUnavailableError, ServingState, rate_limit
+from mlbedge.serving.metrics import ApiMetrics, LatencyMiddleware
+from mlbedge.serving.models import NoChampionError, RegistryUnavailableError
+from mlbedge.serving.responses import json_response
+from mlbedge.serving.routers import admin, alerts, games, health, predictions, recommendations
+from mlbedge.serving.routers import models as models_router
+from mlbedge.serving.schemas import ErrorResponse, ValidationErrorResponse, ValidationIssue
+from mlbedge.settings import Settings, get_settings
+from mlbedge.store.base import StoreError
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Predictions of MLB games against the betting market, and Kelly stakes.
+
+Every prediction uses only facts observed at or before the game's cutoff (`as_of`, first pitch
+minus the configured minutes). Features come from the online store (Redis); while Redis is
+unreachable they come from PostgreSQL and answers say `degraded: true`.
+"""
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(ErrorResponse(detail=detail), status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        issues = [
+            ValidationIssue(
+                loc=[p if isinstance(p, int) else str(p) for p in err.get("loc", ())],
+                msg=str(err.get("msg", "invalid")),
+                type=str(err.get("type", "value_error")),
+            )
+            for err in exc.errors()
+        ]
+        return json_response(ValidationErrorResponse(detail=issues), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
+
+    @app.exception_handler(NoChampionError)
+    async def _no_model(_: Request, exc: NoChampionError) -> Response:
+        return _error(503, str(exc))
+
+    @app.exception_handler(RegistryUnavailableError)
+    async def _no_registry(_: Request, exc: RegistryUnavailableError) -> Response:
+        return _error(503, f"{exc}; the models served are unchanged")
+
+    @app.exception_handler(DatabaseUnavailableError)
+    async def _no_database(_: Request, exc: DatabaseUnavailableError) -> Response:
+        return _error(503, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _no_store(_: Request, exc: StoreError) -> Response:
+        return _error(503, f"online store unavailable: {exc}")
+
+
+def create_app(settings: Settings | None = None, *, state: ServingState | None = None) -> FastAPI:
+    """The API. With ``state`` the app serves it (its owner closes it); without, the lifespan
+    builds one from ``settings`` at startup and closes it at shutdown."""
+    settings = settings or get_settings()
+    metrics = state.metrics if state is not None else ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = app.state.serving is None
+        if owned:
+            app.state.serving = await run_in_threadpool(ServingState.start, settings, metrics=metrics)
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            serving: ServingState = app.state.serving
+            await serving.limiter.close()
+            if owned:
+                serving.close()
+                app.state.serving = None
+
+    app = FastAPI(
+        title="mlbedge",
+        version=mlbedge.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.serving = state
+    _install_error_handlers(app)
+    app.include_router(health.router)
+    limited: dict[str, Any] = {"dependencies": [Depends(rate_limit)]}
+    app.include_router(games.router, **limited)
+    app.include_router(predictions.build_router(settings.serve_batch_max), **limited)
+    app.include_router(recommendations.build_router(settings.recommend_kelly_fraction), **limited)
+    app.include_router(models_router.router, **limited)
+    app.include_router(admin.router, **limited)
+    app.include_router(alerts.router, **limited)
+    from mlbedge.serving.dashboard import router as dashboard_router  # the HTML page at /
+
+    app.include_router(dashboard_router, **limited)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,297 @@
+"""The slate dashboard: ``GET /`` renders one date's games, the model's and the market's
+probabilities, the edges, the recommended stakes, the latest backtest's bankroll curve and the
+open alerts, as plain server-rendered HTML (an inline SVG for the curve; no script).
+
+Every number comes from the functions the JSON routes use (the schedule, the predictions and the
+recommendations of :mod:`mlbedge.serving`), so the page and the API cannot disagree. The latest
+backtest is the one :func:`save_backtest` recorded under ``MLBEDGE_HOME/reports``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from string import Template
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from mlbedge.serving.dependencies import ServingState, get_state
+from mlbedge.serving.models import NoChampionError
+from mlbedge.settings import Settings
+from mlbedge.store.base import StoreError
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = Path(__file__).with_name("templates") / "dashboard.html"
+LATEST_BACKTEST = "latest_backtest.json"
+DEFAULT_BANKROLL = 1000.0
+
+router = APIRouter(tags=["dashboard"])
+
+
+# ---- the latest backtest ------------------------------------------------------------------------
+
+
+def backtest_path(settings: Settings) -> Path:
+    """Where the latest backtest's summary and curve are kept."""
+    return settings.home / "reports" / LATEST_BACKTEST
+
+
+def save_backtest(season: Any, doc: dict[str, Any], settings: Settings) -> Path:
+    """Record a season backtest (:class:`mlbedge.betting.backtest.SeasonBacktest` and its
+    ``to_json`` document) as the latest one the dashboard shows."""
+    curve = season.result.curve()
+    points = [
+        [ts.isoformat() if ts is not None else None, float(b)]
+        for ts, b in zip(curve["observed_at"].to_list(), curve["bankroll"].to_list(), strict=True)
+    ]
+    summary = doc.get("all", {})
+    record = {
+        "test_season": doc.get("test_season"),
+        "train_seasons": doc.get("train_seasons"),
+        "initial_bankroll": doc.get("initial_bankroll"),
+        "final_bankroll": summary.get("final_bankroll"),
+        "roi": summary.get("roi"),
+        "n_bets": summary.get("n_bets"),
+        "max_drawdown": summary.get("max_drawdown"),
+        "saved_at": datetime.now(UTC).isoformat(),
+        "curve": points,
+    }
+    path = backtest_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, default=str))
+    tmp.replace(path)  # readers never see half a file
+    return path
+
+
+def load_backtest(settings: Settings) -> dict[str, Any] | None:
+    """The latest recorded backtest, or None when there is none (or it cannot be read)."""
+    path = backtest_path(settings)
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the latest backtest %s: %s", path, exc)
+        return None
+
+
+def curve_svg(points: list[tuple[float, float]], *, width: int = 720, height: int = 220) -> str:
+    """An SVG line of ``(x, y)`` points scaled into the box, with the y range labelled."""
+    pad = 40
+    if len(points) < 2:
+        return '<p class="muted">Not enough points for a curve.</p>'
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    span_x = (x1 - x0) or 1.0
+    span_y = (y1 - y0) or 1.0
+
+    def sx(x: float) -> float:
+        return pad + (x - x0) / span_x * (width - 2 * pad)
+
+    def sy(y: float) -> float:
+        return height - pad / 2 - (y - y0) / span_y * (height - pad)
+
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
+    start_y = sy(ys[0])
+    return (
+        f'<svg id="backtest-curve" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'role="img" aria-label="bankroll curve">'
+        f'<line x1="{pad}" y1="{start_y:.1f}" x2="{width - pad}" y2="{start_y:.1f}" stroke="#c9ced4" '
+        'stroke-dasharray="4 3"/>'
+        f'<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="{line}"/>'
+        f'<text x="4" y="{sy(y1) + 4:.1f}" font-size="11">{y1:,.0f}</text>'
+        f'<text x="4" y="{sy(y0) + 4:.1f}" font-size="11">{y0:,.0f}</text>'
+        "</svg>"
+    )
+
+
+def _backtest_html(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return '<p class="muted" id="backtest-none">No backtest recorded yet (run <code>mlbedge demo</code>).</p>'
+    points = []
+    for ts, bankroll in record.get("curve", []):
+        if ts is None:
+            continue
+        points.append((datetime.fromisoformat(ts).timestamp(), float(bankroll)))
+    train = record.get("train_seasons") or []
+    seasons = f"{train[0]}-{train[-1]}" if train else "?"
+    return (
+        f'<p id="backtest-summary">Season {_text(record.get("test_season"))} (trained on {seasons}): '
+        f"{_text(record.get('n_bets'))} bets, ROI <b>{_pct(record.get('roi'))}</b>, bankroll "
+        f'{_num(record.get("initial_bankroll"), 0)} → <b id="backtest-final">{_num(record.get("final_bankroll"), 2)}</b>, '
+        f"max drawdown {_pct(record.get('max_drawdown'))}.</p>" + curve_svg(points)
+    )
+
+
+# ---- formatting ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value * 100:.2f}%"
+
+
+def _signed(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "<td></td>"
+    cls = "pos" if value > 0 else "neg" if value < 0 else ""
+    return f'<td class="{cls}" data-field="edge">{value:+.4f}</td>'
+
+
+# ---- the page -----------------------------------------------------------------------------------
+
+
+def default_day(state: ServingState) -> date:
+    """The latest date with games up to today (US Eastern), else today."""
+    from mlbedge.ingest import slate_day
+
+    today = slate_day(datetime.now(UTC))
+    with state.connection() as conn:
+        row = conn.execute("SELECT max(date) FROM curated.games WHERE date <= %s", (today,)).fetchone()
+    return row[0] if row and row[0] is not None else today
+
+
+def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
+    """The page's numbers for ``day``: games, predictions, recommendations, alerts, notices."""
+    from mlbedge.monitoring.alerts import list_alerts
+    from mlbedge.serving.predict import predict_rows
+    from mlbedge.serving.routers.predictions import to_predictions
+    from mlbedge.serving.routers.recommendations import recommend_slate
+    from mlbedge.serving.slate import games_on
+
+    notices: list[str] = []
+    with state.connection() as conn:
+        games = games_on(conn, day, state.settings.cutoff_minutes)
+        try:
+            alerts = list_alerts(conn, limit=20)
+        except Exception as exc:  # monitoring not set up yet: the page still shows the slate
+            alerts = []
+            notices.append(f"alerts unavailable: {exc}")
+    predictions: dict[str, Any] = {}
+    recommendation = None
+    models = state.models.current
+    try:
+        models.require()
+        read = state.store.read_slate(day)
+        if read.degraded:
+            notices.append("the online store is unreachable: features read from PostgreSQL")
+        for p in to_predictions(predict_rows(models, read.rows), read.degraded) if read.rows else []:
+            predictions[p.game_id] = p
+        recommendation = recommend_slate(state, day, bankroll, state.settings.recommend_kelly_fraction)
+    except NoChampionError as exc:
+        notices.append(str(exc))
+    except StoreError as exc:
+        notices.append(f"online store unavailable: {exc}")
+    if not games.is_empty() and not predictions:
+        notices.append(f"no features of {day} in the online store: run `mlbedge pipeline run --date {day}`")
+    return {
+        "games": games,
+        "predictions": predictions,
+        "recommendation": recommendation,
+        "alerts": alerts,
+        "notices": notices,
+        "models": {t: f"{m.name} v{m.version}" for t, m in models.models.items()},
+    }
+
+
+def render(state: ServingState, day: date, bankroll: float) -> str:
+    """The dashboard page of ``day``."""
+    data = slate(state, day, bankroll)
+    bets = data["recommendation"].bets if data["recommendation"] is not None else []
+    stakes: dict[tuple[str, str], list[Any]] = {}
+    for bet in bets:
+        stakes.setdefault((bet.game_id, bet.market), []).append(bet)
+    rows = []
+    for game in data["games"].iter_rows(named=True):
+        gid = html.escape(game["game_id"])
+        matchup = f"{_text(game['away_team'])} @ {_text(game['home_team'])}"
+        start = game["start_time_utc"].strftime("%H:%M") if game["start_time_utc"] else ""
+        prediction = data["predictions"].get(game["game_id"])
+        markets = prediction.markets if prediction is not None else []
+        if not markets:
+            rows.append(
+                f'<tr data-game="{gid}"><td>{gid}</td><td class="text">{matchup}</td><td>{start}</td>'
+                '<td class="text muted" colspan="6">no prediction</td></tr>'
+            )
+            continue
+        for market in markets:
+            side = market.sides[0]
+            placed = stakes.get((game["game_id"], market.market), [])
+            stake = " ".join(f"{b.stake:,.2f} {b.side}" for b in placed)
+            rows.append(
+                f'<tr data-game="{gid}" data-market="{market.market}"><td>{gid}</td>'
+                f'<td class="text">{matchup}</td><td>{start}</td><td class="text">{market.market}</td>'
+                f'<td data-field="line">{_num(market.line, 1)}</td>'
+                f'<td data-field="model">{_num(side.probability)}</td>'
+                f'<td data-field="market-p">{_num(side.market_probability)}</td>'
+                f"{_signed(side.edge)}"
+                f'<td data-field="stake">{stake}</td></tr>'
+            )
+    bet_rows = [
+        f'<tr data-game="{html.escape(b.game_id)}" data-market="{b.market}" data-side="{b.side}">'
+        f'<td>{html.escape(b.game_id)}</td><td class="text">{b.market}</td><td class="text">{b.side}</td>'
+        f'<td class="text">{html.escape(b.book)}</td><td>{_num(b.line, 1)}</td><td>{b.odds:+d}</td>'
+        f'<td>{_num(b.probability)}</td>{_signed(b.edge)}<td data-field="stake">{b.stake:,.2f}</td></tr>'
+        for b in bets
+    ]
+    alerts = data["alerts"]
+    alerts_html = (
+        '<table id="alerts"><thead><tr><th>Severity</th><th>Kind</th><th>Subject</th><th>Message</th>'
+        "<th>Since</th></tr></thead><tbody>"
+        + "".join(
+            f'<tr><td class="text sev-{a.severity}">{a.severity}</td><td class="text">{html.escape(a.kind)}</td>'
+            f'<td class="text">{html.escape(a.subject)}</td><td class="text">{html.escape(a.message)}</td>'
+            f"<td>{a.created_at:%Y-%m-%d %H:%M}</td></tr>"
+            for a in alerts
+        )
+        + "</tbody></table>"
+        if alerts
+        else '<p class="muted" id="alerts-none">No open alerts.</p>'
+    )
+    total = data["recommendation"].total_stake if data["recommendation"] is not None else 0.0
+    page = Template(TEMPLATE.read_text(encoding="utf-8"))
+    return page.substitute(
+        date=day.isoformat(),
+        prev=(day - timedelta(days=1)).isoformat(),
+        next=(day + timedelta(days=1)).isoformat(),
+        bankroll=f"{bankroll:g}",
+        notices="".join(f'<div class="notice">{html.escape(n)}</div>' for n in data["notices"]),
+        n_games=data["games"].height,
+        n_bets=len(bets),
+        total_stake=f"{total:,.2f}",
+        models=html.escape(", ".join(f"{t}: {v}" for t, v in data["models"].items()) or "none loaded"),
+        game_rows="\n".join(rows)
+        or f'<tr><td colspan="9" class="text muted" id="no-games">No games on {day}.</td></tr>',
+        bet_rows="\n".join(bet_rows)
+        or '<tr><td colspan="9" class="text muted" id="no-bets">No bets.</td></tr>',
+        backtest=_backtest_html(load_backtest(state.settings)),
+        alerts=alerts_html,
+    )
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(
+    day: Annotated[date | None, Query(alias="date", description="The local game date, YYYY-MM-DD.")] = None,
+    bankroll: Annotated[float, Query(gt=0, le=1e12, allow_inf_nan=False)] = DEFAULT_BANKROLL,
+    state: ServingState = Depends(get_state),
+) -> HTMLResponse:
+    """The slate dashboard of ``date`` (default: the latest date with games)."""
+    return HTMLResponse(render(state, day or default_day(state), bankroll))

@@ -1,0 +1,47 @@
+"""The schedule: the games of one date with their cutoffs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from mlbedge.serving.dependencies import ServingState, get_state
+from mlbedge.serving.params import IsoDate
+from mlbedge.serving.responses import VALIDATION_DOCS, error_docs, json_response
+from mlbedge.serving.schemas import EXAMPLE_DATE, GameOut, GamesResponse
+from mlbedge.serving.slate import games_on
+
+router = APIRouter(tags=["games"])
+
+
+@router.get(
+    "/v1/games",
+    response_model=GamesResponse,
+    summary="The games of a date",
+    responses={**VALIDATION_DOCS, **error_docs(429, 503)},
+)
+def list_games(
+    day: Annotated[
+        IsoDate, Query(alias="date", description="The local game date, YYYY-MM-DD.", examples=[EXAMPLE_DATE])
+    ],
+    state: ServingState = Depends(get_state),
+) -> Response:
+    """Every game of ``date`` (possibly none) with teams, scheduled start and ``as_of``."""
+    with state.connection() as conn:
+        frame = games_on(conn, day, state.settings.cutoff_minutes)
+    games = [
+        GameOut(
+            game_id=r["game_id"],
+            date=r["date"],
+            game_type=r["game_type"],
+            home_team=r["home_team"],
+            away_team=r["away_team"],
+            home_team_id=r["home_team_id"],
+            away_team_id=r["away_team_id"],
+            start_time_utc=r["start_time_utc"],
+            as_of=r["as_of"],
+        )
+        for r in frame.iter_rows(named=True)
+    ]
+    return json_response(GamesResponse(date=day, games=games))

@@ -1,0 +1,123 @@
+"""Kelly-sized bets for one date's slate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import polars as pl
+from fastapi import APIRouter, Depends, Query, Response
+
+from mlbedge.serving.dependencies import ServingState, get_state
+from mlbedge.serving.params import IsoDate
+from mlbedge.serving.recommend import recommend
+from mlbedge.serving.responses import VALIDATION_DOCS, error_docs, json_response
+from mlbedge.serving.schemas import EXAMPLE_DATE, Bet, RecommendationsResponse, StakingLimits
+from mlbedge.serving.slate import games_on, offered_prices
+
+MAX_BANKROLL = 1e12
+
+
+def build_router(default_kelly_fraction: float) -> APIRouter:
+    """The recommendation route, its ``kelly_fraction`` defaulting to the settings' (documented)."""
+    router = APIRouter(tags=["recommendations"])
+
+    @router.get(
+        "/v1/recommendations",
+        response_model=RecommendationsResponse,
+        summary="Kelly stakes for a date's slate",
+        responses={**VALIDATION_DOCS, **error_docs(429, 503)},
+    )
+    def recommendations(
+        day: Annotated[
+            IsoDate,
+            Query(alias="date", description="The local game date, YYYY-MM-DD.", examples=[EXAMPLE_DATE]),
+        ],
+        bankroll: Annotated[
+            float,
+            Query(gt=0, le=MAX_BANKROLL, allow_inf_nan=False, description="Current bankroll (currency)."),
+        ],
+        kelly_fraction: Annotated[
+            float, Query(gt=0, le=1, allow_inf_nan=False, description="Share of full Kelly staked.")
+        ] = default_kelly_fraction,
+        state: ServingState = Depends(get_state),
+    ) -> Response:
+        """Bets on the date's games at the prices offered at each game's cutoff, staked by
+        simultaneous Kelly times ``kelly_fraction``, each bet, game and the slate within the
+        configured caps."""
+        return json_response(recommend_slate(state, day, bankroll, kelly_fraction))
+
+    return router
+
+
+def recommend_slate(
+    state: ServingState, day: date, bankroll: float, kelly_fraction: float
+) -> RecommendationsResponse:
+    """Kelly stakes for ``day``'s slate at the prices in force at each game's cutoff.
+
+    The one implementation behind ``GET /v1/recommendations``, the daily pipeline and the dashboard.
+    """
+    models = state.models.current.require()
+    policy = state.staking_policy(kelly_fraction)
+    read = state.store.read_slate(day)
+    state.metrics.record_read(read.degraded)
+    rows = read.rows
+    with state.connection() as conn:
+        games = games_on(conn, day, state.settings.cutoff_minutes)
+        if rows and not games.is_empty():
+            # The served rows' own cutoffs (built by the same rule) decide what was offered.
+            cutoffs = pl.DataFrame(
+                {"game_id": [r.game_id for r in rows], "_as_of": [r.as_of for r in rows]},
+                schema={"game_id": pl.String(), "_as_of": pl.Datetime("us", "UTC")},
+            )
+            games = (
+                games.join(cutoffs, on="game_id", how="inner")
+                .with_columns(as_of=pl.col("_as_of"))
+                .drop("_as_of")
+            )
+            offers = offered_prices(conn, games)
+        else:
+            offers = offered_prices(conn, games.head(0))
+    served = {g for g in games["game_id"].to_list()} if not games.is_empty() else set()
+    rows = [r for r in rows if r.game_id in served]
+    slate = recommend(models, rows, offers, bankroll, policy)
+    bets = [
+        Bet(
+            game_id=b["game_id"],
+            market=b["market"],
+            side=b["side"],
+            book=b["book"],
+            line=b["line"],
+            odds=b["odds"],
+            probability=b["probability"],
+            edge=b["edge"],
+            kelly=b["kelly"],
+            fraction=min(max(b["fraction"], 0.0), 1.0),
+            stake=b["stake"],
+            as_of=b["as_of"],
+            observed_at=b["observed_at"],
+        )
+        for b in slate.bets.iter_rows(named=True)
+    ]
+    total = float(sum(b.stake for b in bets))
+    limits = StakingLimits(
+        kelly_fraction=policy.kelly_fraction,
+        min_edge=policy.min_edge,
+        max_stake_per_bet=policy.max_stake_per_bet,
+        max_stake_per_game=policy.max_stake_per_game,
+        max_exposure=policy.max_exposure,
+        stake_unit=policy.stake_unit,
+    )
+    body = RecommendationsResponse(
+        date=day,
+        bankroll=bankroll,
+        limits=limits,
+        games=len(rows),
+        candidates=slate.candidates.height,
+        bets=bets,
+        total_stake=total,
+        exposure=min(total / bankroll, 1.0),
+        degraded=read.degraded,
+        unavailable=dict(models.unavailable),
+    )
+    return body

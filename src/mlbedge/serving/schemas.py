@@ -1,0 +1,293 @@
+"""The API's request and response models (Pydantic v2): what the OpenAPI schema documents.
+
+Every field a client sends is validated here, so a malformed id, date, bankroll or batch is a 422
+naming the field before any handler runs. Responses are documented completely (errors included):
+the schemathesis test checks every answer against this schema.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# ``YYYYMMDD-AWY-HOM-N``: the local date, the MLB abbreviations of the away and home team, and the
+# game number (0 single game, 1/2 doubleheader). Anything else is malformed (422), never a lookup.
+GAME_ID_PATTERN = r"^[0-9]{8}-[A-Z]{2,3}-[A-Z]{2,3}-[0-2]$"
+GameId = Annotated[
+    str,
+    StringConstraints(pattern=GAME_ID_PATTERN, min_length=14, max_length=18),
+]
+# The examples of the documentation (a real game of the 2016 season, its date).
+EXAMPLE_GAME_ID = "20160802-LAD-COL-0"
+EXAMPLE_DATE = "2016-08-02"
+
+Market = Literal["moneyline", "total", "runline"]
+Side = Literal["home", "away", "over", "under"]
+
+
+class _Out(BaseModel):
+    """Responses: plain data, no extra keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorResponse(_Out):
+    """Every error the API chooses to answer (4xx and 503): one sentence naming what and where."""
+
+    detail: str = Field(description="What went wrong, naming the id, field or component.")
+
+
+class ValidationIssue(_Out):
+    """One invalid field of a request."""
+
+    loc: list[str | int] = Field(description='Where: ``["query", "bankroll"]``, ``["body", "game_ids", 3]``.')
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(_Out):
+    """422: the request's fields that are invalid, each named."""
+
+    detail: list[ValidationIssue]
+
+
+# ----------------------------------------------------------------------------------------------
+# health
+
+
+class Health(_Out):
+    """Liveness: the process answers."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class Check(_Out):
+    """One dependency's state."""
+
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+class Readiness(_Out):
+    """Whether the API can serve predictions, and what is missing when not."""
+
+    ready: bool
+    missing: list[Literal["postgresql", "redis", "model"]] = Field(
+        description="Components that are down. Redis down with the PostgreSQL fallback on still serves "
+        "(degraded), so ``ready`` may be true with redis listed."
+    )
+    degraded: bool = Field(description="Features would come from the PostgreSQL fallback right now.")
+    checks: dict[str, Check]
+
+
+# ----------------------------------------------------------------------------------------------
+# games
+
+
+class GameOut(_Out):
+    """One scheduled game."""
+
+    game_id: str
+    date: date
+    game_type: str = Field(description="R regular season, P postseason.")
+    home_team: str
+    away_team: str
+    home_team_id: int
+    away_team_id: int
+    start_time_utc: datetime | None = Field(description="Scheduled first pitch, when a source knows it.")
+    as_of: datetime = Field(
+        description="The cutoff: features and prices use only facts observed at or before it."
+    )
+
+
+class GamesResponse(_Out):
+    """The games of one date."""
+
+    date: date
+    games: list[GameOut]
+
+
+# ----------------------------------------------------------------------------------------------
+# predictions
+
+
+class SidePrediction(_Out):
+    """One side of a market: the model's probability, the market's, and the edge between them."""
+
+    side: Side
+    probability: float = Field(ge=0.0, le=1.0, description="The model's calibrated probability.")
+    market_probability: float | None = Field(
+        ge=0.0, le=1.0, description="The market's de-vigged probability at as_of (null: not priced)."
+    )
+    edge: float | None = Field(
+        description="Expected profit per unit staked at the market's fair (de-vigged) price: "
+        "probability / market_probability - 1."
+    )
+
+
+class ModelRef(_Out):
+    """Which registered model answered."""
+
+    name: str
+    version: str
+    feature_set_version: str = Field(description="The feature set the model was trained on.")
+
+
+class MarketPrediction(_Out):
+    """One market of one game."""
+
+    market: Market
+    line: float | None = Field(
+        description="The total (total) or the home handicap (runline) predicted for; null for moneyline."
+    )
+    model: ModelRef
+    sides: list[SidePrediction]
+
+
+class Prediction(_Out):
+    """The model's view of one game, beside the market's at the cutoff."""
+
+    game_id: str
+    date: date
+    as_of: datetime
+    feature_set_version: str = Field(description="The feature set of the served feature row.")
+    feature_completeness: float = Field(
+        ge=0.0, le=1.0, description="Share of the row's features that are known (not null)."
+    )
+    degraded: bool = Field(description="The features came from the PostgreSQL fallback (Redis unreachable).")
+    markets: list[MarketPrediction]
+    unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Markets not predicted, with the reason (e.g. no champion model)."
+    )
+
+
+class BatchPredictionResponse(_Out):
+    """One prediction per requested id that is known, in request order; unknown ids listed apart."""
+
+    predictions: list[Prediction]
+    not_found: list[str] = Field(description="Requested ids with no features in the store.")
+    degraded: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# recommendations
+
+
+class Bet(_Out):
+    """One recommended bet: a side at a price offered at the cutoff, with its Kelly stake."""
+
+    game_id: str
+    market: Market
+    side: Side
+    book: str = Field(description="The book offering the price (``sbro`` = SBRO's opening line).")
+    line: float | None
+    odds: int = Field(description="American odds offered at as_of.")
+    probability: float = Field(ge=0.0, le=1.0, description="The model's probability of the side.")
+    edge: float = Field(description="Expected profit per unit staked at these odds: p * decimal - 1.")
+    kelly: float = Field(description="Full Kelly fraction of this bet alone.")
+    fraction: float = Field(ge=0.0, le=1.0, description="Stake over the bankroll.")
+    stake: float = Field(gt=0.0)
+    as_of: datetime
+    observed_at: datetime = Field(description="When the offered price was observed (<= as_of).")
+
+
+class StakingLimits(_Out):
+    """The policy the stakes were sized under (fractions of the bankroll)."""
+
+    kelly_fraction: float
+    min_edge: float
+    max_stake_per_bet: float
+    max_stake_per_game: float
+    max_exposure: float
+    stake_unit: float
+
+
+class RecommendationsResponse(_Out):
+    """The bets for one date's slate, sized together (simultaneous Kelly) within the limits."""
+
+    date: date
+    bankroll: float
+    limits: StakingLimits
+    games: int = Field(description="Games of the date with features in the store.")
+    candidates: int = Field(description="Sides priced at the cutoff that the models could bet on.")
+    bets: list[Bet]
+    total_stake: float
+    exposure: float = Field(ge=0.0, le=1.0, description="total_stake / bankroll.")
+    degraded: bool
+    unavailable: dict[str, str] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# models
+
+
+class ModelVersionInfo(_Out):
+    """One registered version with its evaluation numbers."""
+
+    name: str
+    version: str
+    aliases: list[str]
+    feature_set_version: str
+    train_start: str
+    train_end: str
+    metrics: dict[str, float] = Field(description="The training run's evaluation numbers (out of fold).")
+
+
+class TargetModels(_Out):
+    """Champion and challenger of one target, and the version this process serves."""
+
+    target: Market
+    champion: ModelVersionInfo | None
+    challenger: ModelVersionInfo | None
+    serving: ModelVersionInfo | None = Field(description="The version loaded in this process.")
+    serving_source: Literal["registry", "disk_cache"] | None = None
+
+
+class ModelsResponse(_Out):
+    """Every served target's models."""
+
+    registry_reachable: bool
+    targets: list[TargetModels]
+
+
+class ReloadChange(_Out):
+    """What a reload did to one target."""
+
+    target: Market
+    before: str | None = Field(description="The version served before (null: none).")
+    after: str | None
+    changed: bool
+
+
+class ReloadResponse(_Out):
+    """The champions now served."""
+
+    changes: list[ReloadChange]
+    unavailable: dict[str, str]
+    seconds: float
+
+
+class BatchPredictionRequestBase(BaseModel):
+    """Shared config of the batch request (its size bound is set per app from the settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def batch_request_model(max_items: int) -> type[BaseModel]:
+    """The ``POST /v1/predictions`` body with ``game_ids`` bounded by ``max_items`` (from settings)."""
+
+    class BatchPredictionRequest(BatchPredictionRequestBase):
+        """Up to ``max_items`` game ids."""
+
+        game_ids: list[GameId] = Field(
+            min_length=1,
+            max_length=max_items,
+            description=f"1 to {max_items} game ids.",
+            examples=[[EXAMPLE_GAME_ID, "20160802-NYY-NYM-0"]],
+        )
+
+    return BatchPredictionRequest

@@ -1,0 +1,119 @@
+"""One date's schedule and the prices offered at each game's cutoff, read from PostgreSQL.
+
+The schedule is ``curated.games`` with each game's ``as_of`` by the features' rule
+(:func:`mlbedge.features.asof.game_clock`). The prices are the market snapshots the market
+features are built from (:mod:`mlbedge.features.market`): SBRO's opening line (observed at the
+start of the local date), Pinnacle's time-stamped lines and the live books' pre-game quotes; per
+game, book and market the one in force at ``as_of``. SBRO's untimed opening line is offered only
+where the start time is unknown (then ``as_of`` *is* the moment it was observed); a game with a
+known start is offered the time-stamped books' last quote before its cutoff. Nothing observed
+after ``as_of`` is read: the queries stop there.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from mlbedge.features import market as market_features
+from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.io import copy_frame
+from mlbedge.features.pipeline import OPENING_COLUMNS
+
+SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
+    "game_id": pl.String(),
+    "date": pl.Date(),
+    "game_type": pl.String(),
+    "home_team": pl.String(),
+    "away_team": pl.String(),
+    "home_team_id": pl.Int64(),
+    "away_team_id": pl.Int64(),
+    "start_time_utc": TIMESTAMP,
+    "pin_game_no": pl.Int64(),
+    "game_pk": pl.Int64(),
+    **OPENING_COLUMNS,
+}
+OFFER_COLUMNS = ("game_id", "book", "market", "line", "price_a", "price_b", "fair_a", "observed_at", "as_of")
+
+
+def games_on(conn: psycopg.Connection, day: date, cutoff_minutes: int) -> pl.DataFrame:
+    """The games of ``day`` (:data:`SCHEDULE_SCHEMA` plus ``as_of, day_start, start_known``), by id."""
+    games = copy_frame(
+        conn, sql.SQL("(SELECT * FROM curated.games WHERE date = %s) g"), SCHEDULE_SCHEMA, [day]
+    ).sort("game_id")
+    if games.is_empty():
+        return games.with_columns(
+            as_of=pl.lit(None, TIMESTAMP),
+            day_start=pl.lit(None, TIMESTAMP),
+            start_known=pl.lit(None, pl.Boolean),
+        )
+    clock = game_clock(games.lazy(), cutoff_minutes).select("game_id", "as_of", "day_start", "start_known")
+    return games.lazy().join(clock, on="game_id", how="left").sort("game_id").collect()
+
+
+def _snapshots(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
+    """Every priced snapshot of ``games`` observed by the latest cutoff among them."""
+    latest = games["as_of"].max()
+    opening = games.select("game_id", "day_start", *OPENING_COLUMNS).lazy()
+    parts = [market_features.sbro_open_snapshots(opening)]
+    pin_games = games.select("pin_game_no", "game_id").drop_nulls()
+    if not pin_games.is_empty():
+        lines = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT * FROM staging.pinnacle_lines WHERE pin_game_no = ANY(%s) AND observed_at <= %s) l"
+            ),
+            market_features.PINNACLE_SCHEMA,
+            [pin_games["pin_game_no"].to_list(), latest],
+        )
+        if not lines.is_empty():
+            parts.append(market_features.pinnacle_snapshots(lines.lazy(), pin_games.lazy()))
+    live_games = games.select("game_pk", "game_id").drop_nulls()
+    if not live_games.is_empty():
+        quotes = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT g.game_id, q.book, q.market, q.side, q.line, q.price, q.observed_at, q.in_play "
+                "FROM staging.pregame_odds_quotes q JOIN curated.games g USING (game_pk) "
+                "WHERE NOT q.is_opening AND NOT q.is_live AND g.game_id = ANY(%s) AND q.observed_at <= %s) q"
+            ),
+            market_features.QUOTE_SCHEMA,
+            [live_games["game_id"].to_list(), latest],
+        )
+        if not quotes.is_empty():
+            parts.append(market_features.live_snapshots(quotes.lazy()))
+    frame = pl.concat([p.select(list(market_features.SNAPSHOT_SCHEMA)) for p in parts]).collect()
+    if frame.is_empty():
+        return frame
+    return market_features.priced(frame)
+
+
+def offered_prices(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
+    """Per game, book and market the price in force at the game's ``as_of`` (:data:`OFFER_COLUMNS`).
+
+    ``games``: rows of :func:`games_on` (their ``as_of`` may be replaced by the served feature
+    rows' own, which follow the same rule).
+    """
+    empty = pl.DataFrame(
+        schema={
+            "game_id": pl.String(), "book": pl.String(), "market": pl.String(), "line": pl.Float64(),
+            "price_a": pl.Int64(), "price_b": pl.Int64(), "fair_a": pl.Float64(), "observed_at": TIMESTAMP,
+            "as_of": TIMESTAMP,
+        }
+    )  # fmt: skip
+    if games.is_empty():
+        return empty
+    snapshots = _snapshots(conn, games)
+    if snapshots.is_empty():
+        return empty
+    in_force = market_features.quotes_at_cutoff(games.select("game_id", "as_of").lazy(), snapshots.lazy())
+    return (
+        in_force.join(games.select("game_id", "start_known").lazy(), on="game_id", how="inner")
+        .filter(pl.col("timestamped") | ~pl.col("start_known"))
+        .select(*OFFER_COLUMNS)
+        .sort("game_id", "market", "book")
+        .collect()
+    )

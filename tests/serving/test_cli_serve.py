@@ -1,0 +1,66 @@
+"""``mlbedge serve`` as a user runs it: a separate process, configured by the environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.serving.conftest import SLATE_DAY, Online, Registered, ServingDb, free_port
+
+
+def test_mlbedge_serve_answers_ready_then_predicts(
+    serving_db: ServingDb, online: Online, registered: Registered, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLBEDGE_DATABASE_URL": serving_db.url,
+        "MLBEDGE_REDIS_URL": online.url,
+        "MLBEDGE_STORE_BACKEND": "redis",
+        "MLBEDGE_STORE_KEY_PREFIX": online.prefix,
+        "MLBEDGE_MLFLOW_TRACKING_URI": registered.tracking_uri,
+        "MLBEDGE_MODEL_NAME_PREFIX": registered.prefix,
+    }
+    command = [
+        str(Path(sys.executable).with_name("mlbedge")),
+        "serve",
+        "--port",
+        str(port),
+        "--home",
+        str(tmp_path),
+    ]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = httpx.get(f"{url}/ready", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert ready is not None and ready.status_code == 200, log.read_text()[-3000:]
+        games = httpx.get(f"{url}/v1/games", params={"date": SLATE_DAY.isoformat()}).json()["games"]
+        prediction = httpx.get(f"{url}/v1/predictions/{games[0]['game_id']}")
+        assert prediction.status_code == 200
+        assert {m["market"] for m in prediction.json()["markets"]} == {"moneyline", "total", "runline"}
+        assert (tmp_path / "serving" / "champions.json").is_file()  # the cache a restart needs
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    # A graceful shutdown, then a normal exit (so exit hooks ran: embedded servers are stopped).
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "Application shutdown complete" in text
+    assert f"http://127.0.0.1:{port}" in text
