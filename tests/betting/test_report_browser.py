@@ -17,18 +17,7 @@ import pytest
 from mlbedge.betting.backtest import gain_shares
 from mlbedge.betting.report import render_report, write_report
 from tests.betting.conftest import CliRun, Run2016, Season2016
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--window-size=1280,1000",
-)
+from tests.browser import headless_chromium
 
 # Every chart's drawing, measured by the browser itself: the svg's box, and each mark's box.
 MEASURE = """
@@ -48,24 +37,8 @@ return Array.from(document.querySelectorAll('figure.chart')).map(function (figur
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium through chromedriver (fails, never skips, when either is missing)."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail("selenium is not installed: pip install selenium (a dev dependency)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with headless_chromium(console_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _open(browser: Any, path: Path) -> list[dict]:
