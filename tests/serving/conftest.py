@@ -20,7 +20,6 @@ registry promotes versions under its own model prefix.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ import uvicorn
 from mlbedge.settings import Settings
 from mlbedge.training.mlflow_server import MlflowServer, start_mlflow_server
 from tests.conftest import DATA_DIR, create_database, drop_database
+from tests.redis_server import free_port
 
 REDIS_URL = os.environ.get("MLBEDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SEASON = 2016
@@ -267,12 +267,6 @@ def make_settings(
         return app_settings(serving_db, online, registered, home, **overrides)
 
     return make
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServedApp:

@@ -7,9 +7,6 @@ again on the same port and data folder.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,64 +14,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from mlbedge.settings import Settings
 from mlbedge.store.materialize import materialize
 from mlbedge.store.redis_store import RedisStore
-from tests.serving.conftest import SLATE_DAY, ServedApp, ServingDb, free_port
+from tests.redis_server import OwnRedis
+from tests.serving.conftest import SLATE_DAY, ServedApp, ServingDb
 
 RETRY_S = 0.3
-
-
-class OwnRedis:
-    """A redis-server subprocess this test stops and starts (data saved in ``folder``)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server must be installed (Debian package redis-server)"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(200):
-            try:
-                if client.ping():
-                    client.close()
-                    return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def stop(self) -> None:
-        """Shut the server down, saving its data to ``folder`` first."""
-        if self.process is None:
-            return
-        # No client retries: the server closing the connection as it exits is the success.
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
-        with contextlib.suppress(redis.ConnectionError):
-            client.shutdown(save=True)
-        self.process.wait(timeout=20)
-        self.process = None
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=20)
-            self.process = None
 
 
 @pytest.fixture

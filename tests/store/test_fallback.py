@@ -7,64 +7,19 @@ holding real 2016 feature rows.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import polars as pl
 import pytest
-import redis
 
 from mlbedge.store.base import StoreUnavailableError
 from mlbedge.store.fallback import FallbackStore, PostgresFeatureReader
 from mlbedge.store.redis_store import RedisStore
+from tests.redis_server import OwnRedis
 from tests.store.conftest import FeatureDb
 
 RETRY_S = 0.3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server subprocess on one port, which the test stops and starts."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server must be installed"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(100):
-            try:
-                if client.ping():
-                    client.close()
-                    return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture
@@ -74,7 +29,7 @@ def own_redis() -> Iterator[OwnRedis]:
     try:
         yield server
     finally:
-        server.stop()
+        server.kill()
 
 
 def _values(result) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
