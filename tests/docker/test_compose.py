@@ -178,6 +178,21 @@ def test_the_api_command_exists() -> None:
     assert {"--host", "--port"} <= options
 
 
+def test_every_service_command_is_a_real_cli_command(config: dict[str, Any]) -> None:
+    """Each app service runs an `mlbedge` command that exists (the worker: `pipeline schedule`)."""
+    root = get_command(app)
+    for name, service in config["services"].items():
+        command = service.get("command") or []
+        if not command or command[0] != "mlbedge":
+            continue
+        node = root
+        for word in command[1:]:
+            if word.startswith("-"):
+                break
+            assert word in node.commands, f"service {name}: `{' '.join(command)}` is not a command"  # type: ignore[attr-defined]
+            node = node.commands[word]  # type: ignore[attr-defined]
+
+
 def test_image_ships_the_migrations() -> None:
     """The Dockerfile installs the package (non-editable), so its SQL migrations must be package data."""
     dockerfile = (DOCKER / "Dockerfile").read_text()
