@@ -26,7 +26,7 @@ from mlbedge.sources.snapshots import (
     QuarantinedItem,
     SourceParseError,
     american,
-    frame_from_rows,
+    collect_parts,
     integer,
     line_value,
     load_json,
@@ -218,18 +218,6 @@ def _scoreboard_game(
     return {"source_games": [game_row], "odds_quotes": odds, "splits": splits}
 
 
-def _collect(parts: list[dict[str, list]], quarantine: list[QuarantinedItem], endpoint: str) -> ParsedPayload:
-    tables: dict[str, list] = {}
-    for part in parts:
-        for table, rows in part.items():
-            tables.setdefault(table, []).extend(rows)
-    try:
-        frames = {table: frame_from_rows(table, rows) for table, rows in tables.items()}
-    except Exception as exc:  # a value the typed frame refuses: the payload as a whole is unusable
-        raise ActionNetworkParseError(endpoint, f"values do not fit the staging types: {exc}") from None
-    return ParsedPayload(frames=frames, quarantine=quarantine)
-
-
 def parse_scoreboard(body: bytes, meta: FetchMeta) -> ParsedPayload:
     """``/web/v2/scoreboard/mlb`` -> source games, quotes per book/market/side, ``bet_info`` splits."""
     data = load_json(body, ActionNetworkParseError, "scoreboard")
@@ -243,7 +231,7 @@ def parse_scoreboard(body: bytes, meta: FetchMeta) -> ParsedPayload:
         except ITEM_ERRORS as exc:
             key = f"event {game.get('id')}" if isinstance(game, Mapping) else where
             quarantine.append(QuarantinedItem(key, str(exc), snippet(game)))
-    return _collect(parts, quarantine, "scoreboard")
+    return collect_parts(parts, quarantine, ActionNetworkParseError, "scoreboard")
 
 
 def _context_time(value: object) -> datetime | None:
@@ -335,7 +323,7 @@ def parse_history(body: bytes, meta: FetchMeta) -> ParsedPayload:
                 }
             )
     parts.append({"odds_quotes": odds})
-    return _collect(parts, quarantine, "history")
+    return collect_parts(parts, quarantine, ActionNetworkParseError, "history")
 
 
 def _outcome_side_history(outcome: Mapping[str, Any], market: str, where: str) -> str:

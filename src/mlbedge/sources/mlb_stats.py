@@ -26,8 +26,8 @@ from mlbedge.sources.snapshots import (
     ParsedPayload,
     QuarantinedItem,
     SourceParseError,
+    collect_parts,
     day,
-    frame_from_rows,
     integer,
     load_json,
     obj,
@@ -185,20 +185,6 @@ def _schedule_game(game: object, meta: FetchMeta, where: str) -> dict[str, list[
     return {"schedule": [schedule], "probable_pitchers": probables, "results": results}
 
 
-def _collect(
-    parts: list[dict[str, list[dict[str, Any]]]], quarantine: list[QuarantinedItem]
-) -> ParsedPayload:
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for part in parts:
-        for table, rows in part.items():
-            tables.setdefault(table, []).extend(rows)
-    try:
-        frames = {table: frame_from_rows(table, rows) for table, rows in tables.items()}
-    except Exception as exc:  # a value the typed frame refuses: the payload as a whole is unusable
-        raise MlbStatsParseError("frame", f"values do not fit the staging types: {exc}") from None
-    return ParsedPayload(frames=frames, quarantine=quarantine)
-
-
 def parse_schedule(body: bytes, meta: FetchMeta) -> ParsedPayload:
     """``/api/v1/schedule`` -> schedule rows, probable pitchers (when hydrated) and results (labels)."""
     data = load_json(body, MlbStatsParseError, "schedule")
@@ -217,7 +203,7 @@ def parse_schedule(body: bytes, meta: FetchMeta) -> ParsedPayload:
             except ITEM_ERRORS as exc:
                 key = f"gamePk {game.get('gamePk')}" if isinstance(game, Mapping) else where
                 quarantine.append(QuarantinedItem(key, str(exc), snippet(game)))
-    return _collect(parts, quarantine)
+    return collect_parts(parts, quarantine, MlbStatsParseError, "frame")
 
 
 def feed_timestamp(value: object) -> datetime | None:
@@ -362,7 +348,7 @@ def parse_feed_live(body: bytes, meta: FetchMeta) -> ParsedPayload:
         return ParsedPayload(
             quarantine=[QuarantinedItem(key, str(exc), snippet(data.get("gameData"))[:2000])]
         )
-    return _collect([part], [])
+    return collect_parts([part], [], MlbStatsParseError, "frame")
 
 
 def _split(records: object, kind: str) -> tuple[int | None, int | None]:
@@ -437,7 +423,7 @@ def parse_standings(body: bytes, meta: FetchMeta) -> ParsedPayload:
                 rows.append(_standing(obj(record, where), division, meta, where))
             except ITEM_ERRORS as exc:
                 quarantine.append(QuarantinedItem(where, str(exc), snippet(record)))
-    return _collect([{"standings": rows}], quarantine)
+    return collect_parts([{"standings": rows}], quarantine, MlbStatsParseError, "frame")
 
 
 def parse_teams(body: bytes, meta: FetchMeta) -> ParsedPayload:
@@ -471,7 +457,7 @@ def parse_teams(body: bytes, meta: FetchMeta) -> ParsedPayload:
             )
         except ITEM_ERRORS as exc:
             quarantine.append(QuarantinedItem(where, str(exc), snippet(team)))
-    return _collect([{"mlb_teams": rows}], quarantine)
+    return collect_parts([{"mlb_teams": rows}], quarantine, MlbStatsParseError, "frame")
 
 
 PARSERS = {

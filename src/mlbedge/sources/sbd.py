@@ -27,8 +27,8 @@ from mlbedge.sources.snapshots import (
     QuarantinedItem,
     SourceParseError,
     american,
+    collect_parts,
     day,
-    frame_from_rows,
     integer,
     line_value,
     load_json,
@@ -155,18 +155,6 @@ def _splits(
                 }
             )
     return rows
-
-
-def _collect(parts: list[dict[str, list]], quarantine: list[QuarantinedItem], endpoint: str) -> ParsedPayload:
-    tables: dict[str, list] = {}
-    for part in parts:
-        for table, rows in part.items():
-            tables.setdefault(table, []).extend(rows)
-    try:
-        frames = {table: frame_from_rows(table, rows) for table, rows in tables.items()}
-    except Exception as exc:
-        raise SbdParseError(endpoint, f"values do not fit the staging types: {exc}") from None
-    return ParsedPayload(frames=frames, quarantine=quarantine)
 
 
 def _games(data: object, endpoint: str, list_key: str) -> list[Any]:
@@ -298,7 +286,7 @@ def parse_mlb_odds(body: bytes, meta: FetchMeta) -> ParsedPayload:
         except ITEM_ERRORS as exc:
             key = f"match {game.get('id')}" if isinstance(game, Mapping) else where
             quarantine.append(QuarantinedItem(key, str(exc), snippet(game)))
-    return _collect(parts, quarantine, "mlb_odds")
+    return collect_parts(parts, quarantine, SbdParseError, "mlb_odds")
 
 
 # ---- shape B: srfeeds v2 matchups --------------------------------------------------------
@@ -410,7 +398,7 @@ def parse_betting_splits(body: bytes, meta: FetchMeta) -> ParsedPayload:
         except ITEM_ERRORS as exc:
             key = f"game {game.get('_id')}" if isinstance(game, Mapping) else where
             quarantine.append(QuarantinedItem(key, str(exc), snippet(game)))
-    return _collect(parts, quarantine, "betting_splits")
+    return collect_parts(parts, quarantine, SbdParseError, "betting_splits")
 
 
 PARSERS = {"mlb_odds": parse_mlb_odds, "betting_splits": parse_betting_splits}

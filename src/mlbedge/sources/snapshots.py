@@ -245,6 +245,27 @@ class ParsedPayload:
         return sum(f.height for name, f in self.frames.items() if name != "source_games")
 
 
+def collect_parts(
+    parts: Iterable[Mapping[str, list[dict[str, Any]]]],
+    quarantine: list[QuarantinedItem],
+    error: type[SourceParseError],
+    endpoint: str,
+) -> ParsedPayload:
+    """Merge per-item rows ({table: rows}) into one typed frame per staging table.
+
+    A value the typed frame refuses makes the payload as a whole unusable: ``error`` says so.
+    """
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for part in parts:
+        for table, rows in part.items():
+            tables.setdefault(table, []).extend(rows)
+    try:
+        frames = {table: frame_from_rows(table, rows) for table, rows in tables.items()}
+    except Exception as exc:
+        raise error(endpoint, f"values do not fit the staging types: {exc}") from None
+    return ParsedPayload(frames=frames, quarantine=quarantine)
+
+
 def frame_from_rows(table: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """Rows (dicts; missing keys are null) as a frame with ``table``'s exact schema."""
     schema, _ = TABLES[table]

@@ -32,7 +32,7 @@ from mlbedge.sources.snapshots import (
     QuarantinedItem,
     SourceParseError,
     american,
-    frame_from_rows,
+    collect_parts,
     line_value,
     percent,
 )
@@ -335,15 +335,7 @@ def parse_splits(body: bytes, meta: FetchMeta) -> ParsedPayload:
         _parse_legacy(legacy, meta, parts, quarantine)
     except ITEM_ERRORS as exc:  # pragma: no cover - every item is guarded; this is the last net
         raise VsinParseError("splits", f"unreadable table: {exc}") from None
-    tables: dict[str, list] = {}
-    for part in parts:
-        for table, rows in part.items():
-            tables.setdefault(table, []).extend(rows)
-    try:
-        frames = {table: frame_from_rows(table, rows) for table, rows in tables.items()}
-    except Exception as exc:
-        raise VsinParseError("splits", f"values do not fit the staging types: {exc}") from None
-    return ParsedPayload(frames=frames, quarantine=quarantine)
+    return collect_parts(parts, quarantine, VsinParseError, "splits")
 
 
 PARSERS = {"splits": parse_splits}
