@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="Key of the admin routes (Bearer token); unset: admin routes refuse (403)."
     )
+    bets_api_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the bet-ledger routes /v1/bets (header X-API-Key); unset: they refuse (403).",
+    )
     serve_host: str = Field(default="127.0.0.1", description="Interface `mlbedge serve` binds.")
     serve_port: int = Field(default=8000, ge=1, le=65535, description="Port `mlbedge serve` listens on.")
     serve_targets: str = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlbedge.cli import backtest as backtest_cli
+from mlbedge.cli import bets as bets_cli
 from mlbedge.cli import data, demo, features, ingest, store
 from mlbedge.cli import monitor as monitor_cli
 from mlbedge.cli import pipeline as pipeline_cli
@@ -23,6 +24,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(store.feast_app, name="feast")
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(pipeline_cli.app, name="pipeline")
+app.add_typer(bets_cli.app, name="bets")
 app.command("demo")(demo.demo)
 app.command("serve")(serve_cli.serve)
 app.command("train")(train_cli.train)

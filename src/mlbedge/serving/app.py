@@ -28,7 +28,7 @@ from mlbedge.serving.dependencies import DatabaseUnavailableError, ServingState,
 from mlbedge.serving.metrics import ApiMetrics, LatencyMiddleware
 from mlbedge.serving.models import NoChampionError, RegistryUnavailableError
 from mlbedge.serving.responses import json_response
-from mlbedge.serving.routers import admin, alerts, games, health, predictions, recommendations
+from mlbedge.serving.routers import admin, alerts, bets, games, health, predictions, recommendations
 from mlbedge.serving.routers import models as models_router
 from mlbedge.serving.schemas import ErrorResponse, ValidationErrorResponse, ValidationIssue
 from mlbedge.settings import Settings, get_settings
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     app.include_router(models_router.router, **limited)
     app.include_router(admin.router, **limited)
     app.include_router(alerts.router, **limited)
+    app.include_router(bets.router, **limited)
     from mlbedge.serving.dashboard import router as dashboard_router  # the HTML page at /
 
     app.include_router(dashboard_router, **limited)

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mlbedge.betting.kelly import StakingPolicy
@@ -184,6 +184,32 @@ async def rate_limit(request: Request) -> None:
     """Count the request against its client's limit; 429 with ``Retry-After`` when over it."""
     state: ServingState = request.app.state.serving
     _enforce(state, await state.limiter.check(_client(request)))
+
+
+_bets_key = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="The bet ledger's key (MLBEDGE_BETS_API_KEY)."
+)
+
+
+def require_bets_key(request: Request, sent: str | None = Depends(_bets_key)) -> None:
+    """401 without an ``X-API-Key`` header, 403 with a wrong one (compared in constant time) or
+    when no ledger key (``MLBEDGE_BETS_API_KEY``) is configured."""
+    if not sent:
+        raise HTTPException(
+            status_code=401, detail=f"the bet ledger needs the API key in the {API_KEY_HEADER} header"
+        )
+    state: ServingState = request.app.state.serving
+    configured = state.settings.bets_api_key
+    if configured is None or not configured.get_secret_value():
+        raise HTTPException(
+            status_code=403, detail="the bet ledger is disabled: MLBEDGE_BETS_API_KEY is not set"
+        )
+    try:
+        raw = sent.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = b""
+    if not hmac.compare_digest(raw, configured.get_secret_value().encode("utf-8")):
+        raise HTTPException(status_code=403, detail=f"{API_KEY_HEADER} is not the bet ledger's key")
 
 
 _bearer = HTTPBearer(auto_error=False, description="The admin token (MLBEDGE_ADMIN_TOKEN) as a Bearer token.")
