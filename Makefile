@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo keeps its own home (and model names): it never replaces your champion in ~/.mlbedge.
+DEMO_HOME ?= $(or $(MLBEDGE_HOME),$(HOME)/.mlbedge-demo)
+
 demo: setup
-	$(BIN)/mlbedge demo
+	MLBEDGE_HOME="$(DEMO_HOME)" $(BIN)/mlbedge demo
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -4,17 +4,12 @@ recorded from the library, the CLI and the API; refused with reasons; settled on
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from mlbedge.betting import ledger
@@ -22,9 +17,9 @@ from mlbedge.betting.metrics import clv as clv_of
 from mlbedge.betting.settlement import settle
 from mlbedge.cli.main import app as cli
 from mlbedge.domain.odds import fair_two_way
-from mlbedge.settings import Settings, get_settings
+from mlbedge.settings import get_settings
+from tests.api_server import served_without_models
 from tests.conftest import DATA_DIR, create_database, drop_database
-from tests.redis_server import free_port
 
 # ATL at PHI: SBRO closes PHI -1.5 +110 / ATL +1.5 -130, total 8; Pinnacle quotes more totals.
 GAME = "20160704-ATL-PHI-0"
@@ -188,33 +183,6 @@ def test_the_cli_adds_lists_settles_and_reports(db: psycopg.Connection, tmp_path
     assert 'id="verdict"' in page and "away +1.5" in page and "http" not in page.split("<footer>")[0]
 
 
-@contextmanager
-def _served(settings: Settings) -> Iterator[httpx.Client]:
-    """The real app under uvicorn on a free loopback port (no models loaded: the ledger needs none)."""
-    from mlbedge.serving.app import create_app
-    from mlbedge.serving.dependencies import ServingState
-
-    state = ServingState.start(settings, load_models=False)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, state=state), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        state.close()
-
-
 def test_the_api_records_and_lists_behind_its_key(
     db: psycopg.Connection, ledger_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,7 +198,7 @@ def test_the_api_records_and_lists_behind_its_key(
     body = {"game_id": GAME, "market": "runline", "side": "home", "line": -1.5, "odds": 110, "stake": 10,
             "book": "sbro", "placed_at": "2016-07-04T15:00:00Z"}  # fmt: skip
     key = {"X-API-Key": API_KEY.encode()}  # a UTF-8 key, sent as its bytes
-    with _served(get_settings()) as client:
+    with served_without_models(get_settings()) as client:
         assert client.post("/v1/bets", json=body).status_code == 401
         assert client.post("/v1/bets", json=body, headers={"X-API-Key": "wrong"}).status_code == 403
         created = client.post("/v1/bets", json=body, headers=key)

@@ -94,3 +94,50 @@ def test_model_strategy_edges_feed_the_edge_chart() -> None:
     html = render_report(result)
     assert _figures(html)["roi-edge"]
     assert "0-2%" in html or "2-4%" in html
+
+
+def test_bets_table_names_each_sides_own_line() -> None:
+    """The away run-line bet of the hand season is ATL-style "Away +1.5" at the away price, not the
+    home handicap; every placed bet has a row."""
+    result = run_backtest(hs.inputs(), hs.PlanStrategy())
+    html = render_report(result)
+    table = html.split('<table id="bets"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr class="bet (\w+)">(.*?)</tr>', table)
+    assert len(rows) == result.bets.height
+    runline = result.bets.filter(market="runline").row(0, named=True)
+    assert runline["line"] == -1.5  # the engine keeps the home handicap
+    cells = {r[1].split('class="game">')[1].split("<")[0]: r[1] for r in rows}
+    g5 = cells[runline["game_id"]]
+    assert '<td class="bet">Away +1.5</td>' in g5 and f'<td class="odds">{runline["odds"]}</td>' in g5
+    assert '<td class="bet">Under 8.5</td>' in cells[hs.G2] or "Under" in cells[hs.G2]
+
+
+def test_tick_labels_are_distinct_and_colours_mean_one_thing() -> None:
+    # A narrow range once gave "0.5" twice on the totals reliability diagram.
+    ticks = charts.nice_ticks(0.4, 0.6)
+    labels = [label for _, label in charts.tick_labels(ticks)]
+    assert len(set(labels)) == len(labels) == len(ticks)
+    only_close = charts.reliability_chart(
+        "r", {"model": [(0.45, 0.5, 40)], "closing line": [(0.45, 0.48, 40)]}
+    )
+    both = charts.reliability_chart(
+        "r",
+        {"model": [(0.45, 0.5, 40)], "opening line": [(0.45, 0.47, 40)], "closing line": [(0.45, 0.48, 40)]},
+    )
+    close = charts.SERIES_COLOURS["closing line"]
+    assert close != charts.SERIES_COLOURS["opening line"]
+    assert f'fill="{close}"' in only_close and f'fill="{close}"' in both
+    assert f'fill="{charts.SERIES_COLOURS["opening line"]}"' not in only_close
+    labels_on_axis = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', both)
+    assert len(labels_on_axis) == len(set(labels_on_axis)) * 2  # x and y axes, each distinct
+
+
+def test_month_chart_is_roi_to_date() -> None:
+    """Each month's bar is the ROI of every bet so far, so it ends at the season's ROI."""
+    result = run_backtest(hs.inputs(), hs.PlanStrategy())
+    action = result.bets.filter(pl.col("result") != "void")
+    svg = render_report(result).split('id="roi-month"', 1)[1].split("</figure>", 1)[0]
+    season_roi = action["profit"].sum() / action["stake"].sum()
+    titles = re.findall(r"<title>([^<]+): ([-\d.]+)%, (\d+) bets</title>", svg)
+    assert titles and float(titles[-1][1]) == pytest.approx(season_roi * 100, abs=0.5)
+    assert sum(int(t[2]) for t in titles) == action.height

@@ -46,6 +46,7 @@ def test_train_on_the_embedded_default(embedded_settings, on_features, tmp_path:
     )
     assert "mlbedge-moneyline version 1, aliases challenger,champion" in out
     assert "mlbedge-total version 1, aliases challenger,champion" in out
+    assert "version 1 is the champion: the API and backtests use it" in out
     assert (home / "mlflow" / "mlflow.db").is_file()
     listed = _invoke("models", "list", "--home", str(home))
     assert "mlbedge-moneyline" in listed and "mlbedge-total" in listed
@@ -54,9 +55,12 @@ def test_train_on_the_embedded_default(embedded_settings, on_features, tmp_path:
     assert served.meta["seasons"] == [2013, 2014] and "target_line" in served.feature_names
 
     # A second training makes version 2 the challenger; promote it by target name.
-    _invoke(
+    second = _invoke(
         "train", "--home", str(home), "--train-seasons", "2014", "--targets", "moneyline", "--rounds", "30"
     )
+    # The user is told the new version is not served yet, and the exact command that would serve it.
+    assert "the champion is still version 1 (the API serves it)" in second
+    assert "mlbedge models promote moneyline 2" in second
     promoted = _invoke("models", "promote", "moneyline", "2", "--home", str(home))
     assert "version 2 is champion (was version 1)" in promoted
     failed = runner.invoke(app, ["models", "promote", "mlbedge-moneyline", "9", "--home", str(home)])
@@ -77,6 +81,8 @@ def test_train_against_the_mlflow_server(mlflow_settings, on_features) -> None:
         "30",
     )
     assert "runline" in out
+    # MLflow's own chatter is off by default: no run links, no registry messages.
+    assert "View run" not in out and "Successfully registered" not in out and "Waiting up to" not in out
     name = registry.model_name("runline", mlflow_settings)
     client = MlflowClient(mlflow_settings.mlflow_tracking_uri)
     version = client.get_model_version_by_alias(name, "champion")

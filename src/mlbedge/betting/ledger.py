@@ -70,9 +70,45 @@ class BetRefusedError(ValueError):
 class BetIn(BaseModel):
     """A bet as a person enters it (CLI or ``POST /v1/bets``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The rules the validators below apply, stated in the JSON schema too (OpenAPI clients and the
+    # fuzzer see them): each market's sides, its line or none.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "properties": {
+                        "market": {"const": "moneyline"},
+                        "side": {"enum": ["home", "away"]},
+                        "line": {"type": "null"},
+                    }
+                },
+                {
+                    "properties": {
+                        "market": {"const": "total"},
+                        "side": {"enum": ["over", "under"]},
+                        "line": {"type": "number"},
+                    },
+                    "required": ["line"],
+                },
+                {
+                    "properties": {
+                        "market": {"const": "runline"},
+                        "side": {"enum": ["home", "away"]},
+                        "line": {"type": "number"},
+                    },
+                    "required": ["line"],
+                },
+            ]
+        },
+    )
 
-    game_id: str = Field(min_length=1, description="The game's id in curated.games, e.g. 20160704-ATL-PIT-0.")
+    game_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The game's id in curated.games, e.g. 20160704-ATL-PHI-0.",
+    )
     market: Market
     side: Side
     line: float | None = Field(
@@ -80,9 +116,14 @@ class BetIn(BaseModel):
         description="The line of the side bet on as offered: +1.5 for an underdog's run line, 7.5 for a total; "
         "none for a moneyline.",
     )
-    odds: int = Field(description="American price of the side bet on (e.g. -131, +165).")
+    odds: int = Field(
+        description="American price of the side bet on (e.g. -131, +165): <= -100 or >= +100.",
+        json_schema_extra={"not": {"exclusiveMinimum": -100, "exclusiveMaximum": 100}},
+    )
     stake: float = Field(gt=0, description="Amount staked.")
-    book: str = Field(default="", max_length=64, description="Where the bet was placed.")
+    book: str = Field(
+        default="", max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$", description="Where the bet was placed."
+    )
     placed_at: datetime | None = Field(default=None, description="When it was placed (default: now).")
 
     @field_validator("odds")

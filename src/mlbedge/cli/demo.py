@@ -9,6 +9,7 @@ the date's games, predictions and bets → stop. Each stage prints as it finishe
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -31,6 +32,9 @@ from mlbedge.storage.database import connect
 T = TypeVar("T")
 DEMO_DATE = date(2016, 8, 2)  # Pinnacle start times and time-stamped lines: the richest slate at hand
 DEMO_MARKETS = ("moneyline", "total", "runline")
+# The demo's own state and model names: running it never touches a user's home or champions.
+DEMO_HOME = Path.home() / ".mlbedge-demo"
+DEMO_MODEL_PREFIX = "mlbedge-demo"
 
 
 def _stage(number: int, title: str, fn: Callable[[], T]) -> T:
@@ -269,7 +273,15 @@ def demo(
     keep_serving: bool = typer.Option(False, "--keep-serving", help="Leave the API up until Ctrl-C."),
     home: Path | None = HomeOption,
 ) -> None:
-    """The whole pipeline on the embedded default, end to end, in a few minutes."""
+    """The whole pipeline on the embedded default, end to end, in a few minutes.
+
+    It runs in its own home (``~/.mlbedge-demo`` unless ``--home`` or ``MLBEDGE_HOME`` says
+    otherwise) and registers its models under the prefix ``mlbedge-demo`` (unless
+    ``MLBEDGE_MODEL_NAME_PREFIX`` is set), so it never replaces the champion of your own models.
+    """
+    if home is None and not os.environ.get("MLBEDGE_HOME"):
+        home = DEMO_HOME
+    os.environ.setdefault("MLBEDGE_MODEL_NAME_PREFIX", DEMO_MODEL_PREFIX)
     settings = settings_for(home)
     try:
         when = date.fromisoformat(day)

@@ -11,6 +11,7 @@ from mlbedge.cli import monitor as monitor_cli
 from mlbedge.cli import pipeline as pipeline_cli
 from mlbedge.cli import serve as serve_cli
 from mlbedge.cli import train as train_cli
+from mlbedge.cli.options import quiet_mlflow
 
 app = typer.Typer(
     name="mlbedge",
@@ -18,6 +19,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show MLflow's own INFO logs (run links, registry waits, migrations)."
+    ),
+) -> None:
+    """Quiet MLflow by default: its INFO lines drown what mlbedge prints."""
+    quiet_mlflow(verbose=verbose)
+
+
 app.add_typer(data.app, name="data")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(features.app, name="features")

@@ -26,6 +26,25 @@ HomeOption = typer.Option(
 )
 
 
+def quiet_mlflow(*, verbose: bool = False) -> None:
+    """MLflow (and the alembic migrations it runs) logs at WARNING, prints no run links and draws
+    no download progress bars, unless ``verbose`` or the environment says otherwise
+    (``MLFLOW_LOGGING_LEVEL``).
+
+    Set before MLflow is imported: it reads the level once, at import.
+    """
+    import logging
+
+    if verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO")
+        return
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the "View run at" links
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def settings_for(home: Path | None) -> Settings:
     """Settings with ``--home`` applied (it wins over MLBEDGE_HOME)."""
     if home is not None:

@@ -38,6 +38,17 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def champion_note(target: str, version: str, champion_version: str | None) -> str:
+    """Which version serves ``target`` after training, and how to promote the new one if it does not."""
+    if champion_version == version:
+        return f"version {version} is the champion: the API and backtests use it"
+    held = f"version {champion_version}" if champion_version else "no version"
+    return (
+        f"the champion is still {held} (the API serves it); to serve the new one: "
+        f"mlbedge models promote {target} {version}"
+    )
+
+
 def train(
     train_seasons: str | None = typer.Option(
         None, "--train-seasons", help="Seasons to train on, e.g. 2010-2019 (default: every season loaded)."
@@ -94,6 +105,9 @@ def train(
             f"{trained.model.best_iteration_} rounds, calibration {trained.model.calibrator_.method}{quality} "
             f"-> {logged.name} version {version}, aliases {','.join(names)} ({trained.seconds:.1f} s)",
             soft_wrap=True,
+        )
+        console.print(
+            f"  {champion_note(target.name, version, None if holder is None else str(holder.version))}"
         )
 
 

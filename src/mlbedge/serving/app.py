@@ -83,6 +83,34 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(503, f"online store unavailable: {exc}")
 
 
+DOCS_ASSETS = "/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the files the ``fastapi-offline`` package ships (Swagger UI 5,
+    which reads OpenAPI 3.1), so the page works with no network: nothing is fetched from a CDN."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="mlbedge API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            # No validator badge: Swagger UI would fetch it from its public validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
 def create_app(settings: Settings | None = None, *, state: ServingState | None = None) -> FastAPI:
     """The API. With ``state`` the app serves it (its owner closes it); without, the lifespan
     builds one from ``settings`` at startup and closes it at shutdown."""
@@ -110,7 +138,10 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
         version=mlbedge.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: FastAPI's default loads Swagger UI from a CDN
+        redoc_url=None,
     )
+    _install_docs(app)
     app.state.serving = state
     _install_error_handlers(app)
     app.include_router(health.router)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -77,6 +78,12 @@ def configure(settings: Settings | None = None) -> str:
     The embedded store keeps artifacts in ``home/mlflow/artifacts``; a server decides for itself.
     """
     settings = settings or get_settings()
+    if os.environ.get("MLFLOW_LOGGING_LEVEL", "INFO").upper() in ("WARNING", "ERROR", "CRITICAL"):
+        # Quiet (the CLI's default, see mlbedge.cli.options.quiet_mlflow): MLflow's own console
+        # stream also carries "Successfully registered model" lines printed past the log level.
+        from mlflow.utils.logging_utils import disable_logging
+
+        disable_logging()
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -51,9 +51,12 @@ th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; } thead th { background: #f4f4f4; }
 tr.group td { background: #fafafa; font-weight: 600; text-align: left; }
 .meta td { text-align: left; } .muted { color: #777; }
-figure.chart { margin: 12px 0 24px; } figure.chart svg { max-width: 100%; height: auto; }
-figcaption { color: #555; font-size: 0.9em; margin-top: 4px; max-width: 720px; }
-.empty-note { color: #777; font-style: italic; border: 1px dashed #ccc; padding: 16px; max-width: 688px; }
+figure.chart { margin: 12px 0 24px; } figure.chart svg { width: 100%; height: auto; display: block; }
+figcaption { color: #555; font-size: 0.9em; margin-top: 4px; }
+.empty-note { color: #777; font-style: italic; border: 1px dashed #ccc; padding: 16px; }
+.table-scroll { overflow-x: auto; max-height: 640px; overflow-y: auto; }
+table.bets td, table.bets th { white-space: nowrap; } tr.bet.win td.result { color: #2ca02c; }
+tr.bet.loss td.result { color: #d62728; }
 svg .axis { stroke: #333; stroke-width: 1; } svg .grid { stroke: #eee; stroke-width: 1; }
 svg .reference { stroke: #888; stroke-width: 1; stroke-dasharray: 4 3; }
 svg .mean { stroke: #333; stroke-width: 1.5; }
@@ -254,15 +257,99 @@ def edge_chart(result: BacktestResult) -> str | None:
 
 
 def month_chart(result: BacktestResult) -> str | None:
-    """ROI of the bets grouped by the month they were placed in."""
+    """ROI to date at the end of each month (profit over turnover of every bet so far), each bar
+    annotated with that month's own bets: a month of a few bets moves it only as much as it weighs."""
     action = result.bets.filter(pl.col("result") != "void")
     if action.is_empty():
         return None
-    frame = action.with_columns(month=pl.col("date").dt.strftime("%Y-%m"))
-    order = sorted(frame["month"].unique().to_list())
-    labels, values, counts = _roi_by(frame, "month", order)
-    pretty = [datetime.strptime(m, "%Y-%m").strftime("%b %Y") for m in labels]
-    return charts.bar_chart("ROI by month", pretty, values, counts=counts, y_label="ROI")
+    by_month = (
+        action.with_columns(month=pl.col("date").dt.strftime("%Y-%m"))
+        .group_by("month")
+        .agg(profit=pl.col("profit").sum(), stake=pl.col("stake").sum(), n=pl.len())
+        .sort("month")
+        .with_columns(roi=pl.col("profit").cum_sum() / pl.col("stake").cum_sum())
+    )
+    pretty = [datetime.strptime(m, "%Y-%m").strftime("%b %Y") for m in by_month["month"].to_list()]
+    return charts.bar_chart(
+        "ROI to date, by month",
+        pretty,
+        by_month["roi"].to_list(),
+        counts=by_month["n"].to_list(),
+        y_label="ROI to date",
+    )
+
+
+BET_TABLE_COLUMNS = (
+    "date",
+    "game",
+    "market",
+    "bet",
+    "odds",
+    "stake",
+    "edge",
+    "result",
+    "profit",
+    "close",
+    "clv",
+)
+
+
+def bets_table(result: BacktestResult) -> str:
+    """Every bet placed: date, game, market, the side with ITS OWN line (the away run line is minus
+    the home handicap), price, stake, edge at bet time, result, profit and CLV."""
+    bets = result.bets
+    if bets.is_empty():
+        return '<p class="empty-note" id="bets-empty">No bets were placed.</p>'
+    own_line = (
+        pl.when((pl.col("market") == "runline") & (pl.col("side") == "away"))
+        .then(-pl.col("line"))
+        .otherwise(pl.col("line"))
+    )
+    side = pl.col("side").str.to_titlecase()
+    number = own_line.cast(pl.String).str.replace(r"\.0$", "")
+    signed = (
+        pl.when((pl.col("market") == "runline") & (own_line > 0)).then(pl.lit("+") + number).otherwise(number)
+    )
+    price = (
+        pl.when(pl.col("odds") > 0).then(pl.format("+{}", "odds")).otherwise(pl.col("odds").cast(pl.String))
+    )
+    optional = [c for c in ("edge", "clv", "close_probability") if c not in bets.columns]
+    shown = (
+        bets.with_columns([pl.lit(None, pl.Float64).alias(c) for c in optional])
+        .sort("date", "game_id", "market", "side")
+        .select(
+            pl.col("date").cast(pl.String),
+            pl.col("game_id").alias("game"),
+            "market",
+            pl.when(own_line.is_null())
+            .then(side)
+            .otherwise(pl.concat_str([side, pl.lit(" "), signed]))
+            .alias("bet"),
+            price.alias("odds"),
+            pl.col("stake").round(2).cast(pl.String),
+            pl.when(pl.col("edge").is_not_null()).then(pl.format("{}%", (pl.col("edge") * 100).round(1))),
+            "result",
+            pl.col("profit").round(2).cast(pl.String),
+            pl.when(pl.col("close_probability").is_not_null())
+            .then(pl.format("{}%", (pl.col("close_probability") * 100).round(1)))
+            .alias("close"),
+            pl.when(pl.col("clv").is_not_null())
+            .then(pl.format("{}%", (pl.col("clv") * 100).round(2)))
+            .alias("clv"),
+        )
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in BET_TABLE_COLUMNS)
+    rows = []
+    for row in shown.iter_rows():
+        cells = "".join(
+            f'<td class="{name}">{escape("" if value is None else str(value))}</td>'
+            for name, value in zip(BET_TABLE_COLUMNS, row, strict=True)
+        )
+        rows.append(f'<tr class="bet {escape(str(row[7]))}">{cells}</tr>')
+    return (
+        f'<div class="table-scroll"><table id="bets" class="bets"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def importance_charts(importance: Mapping[str, Mapping[str, float]] | None, top: int = 15) -> dict[str, str]:
@@ -352,7 +439,12 @@ def render_report(
             "No bets with a recorded edge.",
         ),
         "<h2>ROI by month</h2>",
-        _figure("roi-month", month_chart(result), "Bets grouped by the month they were placed.", "No bets."),
+        _figure(
+            "roi-month",
+            month_chart(result),
+            "ROI of every bet placed up to the end of each month (n: that month's bets).",
+            "No bets.",
+        ),
         "<h2>Feature importance</h2>",
     ]
     importance_svgs = importance_charts(importance)
@@ -364,7 +456,13 @@ def render_report(
                 f"importance-{name}", svg, f"{name}: the inputs with the largest share of the total gain.", ""
             )
         )
-    sections.append(f"<footer>{ATTRIBUTION}</footer>")
+    sections += [
+        "<h2>Every bet</h2>",
+        '<p class="muted">Each bet names its own side and line as offered; "close" is the de-vigged '
+        "closing probability of that side at that line.</p>",
+        bets_table(result),
+        f"<footer>{ATTRIBUTION}</footer>",
+    ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -16,6 +16,17 @@ WIDTH = 720
 HEIGHT = 320
 MARGIN = {"left": 64, "right": 150, "top": 16, "bottom": 44}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+# One colour per meaning, the same in every chart: the model, the opening and the closing line;
+# all bets and each market. Red and green are kept for losses and gains.
+SERIES_COLOURS: dict[str, str] = {
+    "model": "#1f77b4",
+    "opening line": "#ff7f0e",
+    "closing line": "#9467bd",
+    "all bets": "#222222",
+    "moneyline": "#1f77b4",
+    "total": "#17becf",
+    "runline": "#8c564b",
+}
 POSITIVE = "#2ca02c"
 NEGATIVE = "#d62728"
 
@@ -39,6 +50,17 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def tick_labels(ticks: Sequence[float], percent: bool = False) -> list[tuple[float, str]]:
+    """``(value, label)`` per tick, with the fewest decimals that keep every label distinct
+    (0.45 and 0.5 are "0.45" and "0.50", never "0.5" twice)."""
+    for digits in range(0, 7):
+        scale = 100.0 if percent else 1.0
+        labels = [f"{t * scale + 0.0:.{digits}f}" + ("%" if percent else "") for t in ticks]
+        if len(set(labels)) == len(labels):
+            return list(zip(ticks, labels, strict=True))
+    return [(t, _format(t, percent)) for t in ticks]
+
+
 def _format(value: float, percent: bool = False) -> str:
     value = value + 0.0 if value != 0 else 0.0  # no "-0%"
     if percent:
@@ -46,6 +68,12 @@ def _format(value: float, percent: bool = False) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.3g}"
+
+
+def _distinct(ticks: Sequence[float], percent: bool = False) -> list[tuple[float, str]]:
+    """The usual short labels, or :func:`tick_labels` when two of them would read the same."""
+    labels = [(t, _format(t, percent)) for t in ticks]
+    return labels if len({label for _, label in labels}) == len(labels) else tick_labels(ticks, percent)
 
 
 class _Frame:
@@ -103,6 +131,11 @@ class _Frame:
         return out
 
 
+def series_colour(name: str, index: int) -> str:
+    """The colour of a named series (:data:`SERIES_COLOURS`), else the palette's by position."""
+    return SERIES_COLOURS.get(name, PALETTE[index % len(PALETTE)])
+
+
 def _svg(title: str, parts: Sequence[str]) -> str:
     return (
         f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
@@ -158,12 +191,8 @@ def line_chart(
     y_lo, y_hi = min(ys_all), max(ys_all)
     pad = (y_hi - y_lo) * 0.05 or abs(y_hi) * 0.05 or 1.0
     frame = _Frame((min(xs_all), max(xs_all)), (y_lo - pad, y_hi + pad))
-    y_ticks = [(t, _format(t)) for t in nice_ticks(frame.y0, frame.y1)]
-    x_ticks = (
-        _time_ticks(frame.x0, frame.x1)
-        if time_axis
-        else [(t, _format(t)) for t in nice_ticks(frame.x0, frame.x1)]
-    )
+    y_ticks = _distinct(nice_ticks(frame.y0, frame.y1))
+    x_ticks = _time_ticks(frame.x0, frame.x1) if time_axis else _distinct(nice_ticks(frame.x0, frame.x1))
     parts = frame.axes(x_ticks, y_ticks, x_label, y_label)
     if baseline is not None:
         py = frame.y(baseline)
@@ -172,7 +201,7 @@ def line_chart(
         )
     colours = []
     for i, (name, (xs, ys)) in enumerate(series.items()):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = series_colour(name, i)
         colours.append(colour)
         coords = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in zip(xs, ys, strict=True))
         last = f"{ys[-1]:,.2f}" if ys else ""
@@ -191,7 +220,7 @@ def reliability_chart(title: str, bins: Mapping[str, Sequence[tuple[float, float
     lo = max(0.0, math.floor(min(values) * 10) / 10) if values else 0.0
     hi = min(1.0, math.ceil(max(values) * 10) / 10) if values else 1.0
     frame = _Frame((lo, hi), (lo, hi))
-    ticks = [(t, f"{t:.1f}") for t in nice_ticks(lo, hi)]
+    ticks = tick_labels(nice_ticks(lo, hi))
     parts = frame.axes(ticks, ticks, "forecast probability (bin mean)", "observed frequency")
     parts.append(
         f'<line class="reference" x1="{frame.x(lo):.1f}" y1="{frame.y(lo):.1f}" '
@@ -200,7 +229,7 @@ def reliability_chart(title: str, bins: Mapping[str, Sequence[tuple[float, float
     most = max((r[2] for rows in bins.values() for r in rows), default=1)
     colours = []
     for i, (name, rows) in enumerate(bins.items()):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = series_colour(name, i)
         colours.append(colour)
         if not rows:
             continue
@@ -230,7 +259,7 @@ def histogram(
     for v in finite:
         counts[min(int((v - lo) / width), bins - 1)] += 1
     frame = _Frame((lo, hi), (0.0, max(counts) * 1.08))
-    x_ticks = [(t, _format(t, percent)) for t in nice_ticks(lo, hi)]
+    x_ticks = _distinct(nice_ticks(lo, hi), percent)
     y_ticks = [(t, f"{t:.0f}") for t in nice_ticks(0.0, frame.y1) if float(t).is_integer()]
     parts = frame.axes(x_ticks, y_ticks, x_label, "bets")
     for k, count in enumerate(counts):
@@ -272,7 +301,7 @@ def bar_chart(
     lo, hi = min([0.0, *shown]), max([0.0, *shown])
     pad = (hi - lo) * 0.1 or 0.05
     frame = _Frame((0.0, float(len(labels))), (lo - (pad if lo < 0 else 0), hi + pad))
-    y_ticks = [(t, _format(t, percent)) for t in nice_ticks(frame.y0, frame.y1)]
+    y_ticks = _distinct(nice_ticks(frame.y0, frame.y1), percent)
     x_ticks = [(i + 0.5, label) for i, label in enumerate(labels)]
     parts = frame.axes([], y_ticks, "", y_label)
     for x, label in x_ticks:

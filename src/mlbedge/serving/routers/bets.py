@@ -70,7 +70,7 @@ def _bet(row: dict[str, object]) -> LedgerBet:
     response_model=LedgerBet,
     status_code=201,
     summary="Record a bet placed",
-    responses={**VALIDATION_DOCS, **_KEY_DOCS, **_REFUSED_DOCS, **error_docs(429, 503)},
+    responses={**VALIDATION_DOCS, **_KEY_DOCS, **_REFUSED_DOCS, **error_docs(400, 429, 503)},
 )
 def add_bet(bet: ledger.BetIn, state: ServingState = Depends(get_state)) -> Response:
     """Record a bet. 409 with the reason when the game is unknown, the line was never offered
