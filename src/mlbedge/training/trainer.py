@@ -232,6 +232,9 @@ class MarketModel(BaseEstimator):
         # Out-of-fold predictions for the calibration: block i predicted by a model of blocks < i.
         self.oof_folds_: list[tuple[IntArray, IntArray]] = []
         self.calibration_index_ = np.arange(0, dtype=np.int64)
+        self.oof_probability_ = np.empty(0, dtype=np.float64)
+        self.oof_outcome_ = np.empty(0, dtype=np.float64)
+        self.oof_market_ = np.empty(0, dtype=np.float64)
         choice: CalibrationChoice | None = None
         self.calibration_report_: dict[str, float] = {}
         if binary and self.calibration_folds > 0:
@@ -254,6 +257,15 @@ class MarketModel(BaseEstimator):
                 self.calibration_index_ = np.concatenate([b for _, b in self.oof_folds_])
                 p = np.concatenate(oof_p)
                 outcome = target[self.calibration_index_]
+                # The out-of-sample record (raw, as the calibration sees it) beside the market's
+                # price on the same rows: what the betting skill gate judges the model on.
+                self.oof_probability_ = p
+                self.oof_outcome_ = outcome.astype(np.float64)
+                self.oof_market_ = (
+                    x[self.calibration_index_, self._market_index_].astype(np.float64)
+                    if self._market_index_ is not None
+                    else np.full(p.size, np.nan)
+                )
                 methods = METHODS if self.calibration == "auto" else (self.calibration,)  # type: ignore[assignment]
                 choice = choose_calibrator(p, outcome, methods=methods)  # type: ignore[arg-type]
                 self.calibration_report_ = {
@@ -370,6 +382,26 @@ class TrainedModel:
             "calibration": self.model.calibrator_.method,
             "best_iteration": self.model.best_iteration_,
         }
+
+    def oof_record(self) -> pl.DataFrame:
+        """The model's out-of-fold record: ``game_id, season, p_model, p_market, y`` per game the
+        calibration saw (each predicted by a model of earlier dates only)."""
+        index = self.model.calibration_index_
+        if index.size == 0 or index.size != self.model.oof_probability_.size or not self.games:
+            return pl.DataFrame(
+                schema={"game_id": pl.String, "season": pl.Int64, "p_model": pl.Float64,
+                        "p_market": pl.Float64, "y": pl.Float64}
+            )  # fmt: skip
+        games = pl.Series("game_id", self.games)[index]
+        return pl.DataFrame(
+            {
+                "game_id": games,
+                "season": games.str.slice(0, 4).cast(pl.Int64),
+                "p_model": self.model.oof_probability_,
+                "p_market": self.model.oof_market_,
+                "y": self.model.oof_outcome_,
+            }
+        ).with_columns(pl.col("p_market").fill_nan(None))
 
     def to_serving(self) -> ServingModel:
         """The serving form, carrying :meth:`meta`."""

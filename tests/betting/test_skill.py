@@ -1,0 +1,73 @@
+"""The skill gate, the logit blend and the edge cap, on records whose truth is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlbedge.betting import skill
+
+
+def _record(
+    n: int, *, model_noise: float, market_noise: float, seasons: tuple[int, ...], seed: int = 1
+) -> pl.DataFrame:
+    """Games whose true probability is known: outcomes drawn from it, the model and the market
+    each the truth blurred on the logit scale by their own noise."""
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.3, 0.7, n)
+    logit = np.log(truth / (1 - truth))
+    y = (rng.uniform(size=n) < truth).astype(float)
+    blur = lambda s: 1 / (1 + np.exp(-(logit + rng.normal(0, s, n))))  # noqa: E731
+    return pl.DataFrame(
+        {
+            "season": np.repeat(np.asarray(seasons), -(-n // len(seasons)))[:n],
+            "p_model": blur(model_noise),
+            "p_market": blur(market_noise),
+            "y": y,
+        }
+    )
+
+
+def test_a_model_sharper_than_the_market_passes_and_earns_weight() -> None:
+    record = _record(20_000, model_noise=0.05, market_noise=0.6, seasons=(2013, 2014, 2015))
+    gate = skill.skill_gate(record, "moneyline", before_season=2016, n_resamples=300)
+    assert gate.passed and gate.ci is not None and gate.ci[1] < 0 and gate.difference is not None
+    assert gate.seasons == [2013, 2014, 2015] and gate.n_games == 20_000
+    assert gate.weight > 0.7 and "beat the price" in gate.reason
+    doc = gate.as_dict()
+    assert set(doc) >= {"passed", "reason", "seasons", "difference", "ci"} and doc["ci"] == list(gate.ci)
+
+
+def test_a_model_no_better_than_the_market_places_no_bet_and_says_why() -> None:
+    record = _record(20_000, model_noise=0.6, market_noise=0.05, seasons=(2014, 2015))
+    gate = skill.skill_gate(record, "runline", before_season=2016, n_resamples=300)
+    assert not gate.passed and gate.weight == 0.0
+    assert gate.ci is not None and gate.ci[1] >= 0
+    assert gate.reason.startswith("runline: no bet, the model has not beaten the price")
+    assert "does not lie below zero" in gate.reason
+    # Switched off, the market bets on the model alone, and the record is still reported.
+    off = skill.skill_gate(record, "runline", before_season=2016, n_resamples=300, enabled=False)
+    assert off.passed and not off.enabled and off.weight == 1.0 and off.reason.startswith("gate off;")
+    assert off.difference == pytest.approx(gate.difference)
+
+
+def test_only_seasons_before_the_one_bet_count() -> None:
+    good = _record(6_000, model_noise=0.05, market_noise=0.8, seasons=(2016,))
+    bad = _record(6_000, model_noise=0.8, market_noise=0.05, seasons=(2015,), seed=2)
+    gate = skill.skill_gate(pl.concat([bad, good]), "total", before_season=2016, n_resamples=300)
+    assert gate.seasons == [2015] and not gate.passed  # the 2016 games, however good, are not seen
+    few = skill.skill_gate(good.head(50), "total", n_resamples=100)
+    assert not few.passed and "only 50 out-of-sample games (2016)" in few.reason and "needs 200" in few.reason
+
+
+def test_blend_and_cap() -> None:
+    model, market = np.array([0.7, 0.2]), np.array([0.5, 0.4])
+    assert skill.blend(model, market, 0.0) == pytest.approx(market)
+    assert skill.blend(model, market, 1.0) == pytest.approx(model)
+    half = skill.blend(model, market, 0.5)
+    assert np.all((half > np.minimum(model, market)) & (half < np.maximum(model, market)))
+    capped = skill.cap_probability(np.array([0.8, 0.4]), np.array([2.0, 2.0]), 0.1)
+    assert capped == pytest.approx([0.55, 0.4])  # 0.55 * 2 - 1 = the 10% cap; 0.4 is untouched
+    record = _record(5_000, model_noise=0.3, market_noise=0.3, seasons=(2015,))
+    assert 0.2 < skill.fit_blend_weight(record) < 0.8  # two equally noisy views: both count
