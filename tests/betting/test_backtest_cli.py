@@ -96,3 +96,32 @@ def test_bad_requests_fail_clearly(
     get_settings.cache_clear()
     assert result.exit_code != 0
     assert message in result.output.replace("\n", " ") or message in str(result.exception)
+
+
+def test_gate_verdict_and_bets_in_console_json_and_report(cli_backtest: CliRun) -> None:
+    """Each market carries its skill gate, judged on seasons before 2020 only; a market that fails
+    it places no bet and the reason is printed, in the JSON and in the report; the verdict comes
+    first; the JSON lists every bet with its own side's line."""
+    from html import escape
+
+    doc = cli_backtest.doc
+    html = cli_backtest.report_path.read_text()
+    output = " ".join(cli_backtest.output.split())
+    for market in MARKETS:
+        gate = doc[market]["gate"]
+        assert set(gate) >= {"passed", "reason", "seasons", "difference", "ci"}
+        assert gate["seasons"] and max(gate["seasons"]) < 2020
+        assert " ".join(gate["reason"].split()) in output and escape(gate["reason"]) in html
+        if gate["passed"]:
+            assert gate["ci"][1] < 0
+        else:
+            assert doc[market]["n_bets"] == 0 and "no bet" in gate["reason"]
+    verdict = doc["verdict"]
+    assert output.index(" ".join(verdict.split())) < output.index("Backtest 2020")
+    assert escape(verdict) in html.split("<table", 1)[0]  # before any table of the report
+    if doc["all"]["n_bets"] == 0:
+        assert verdict.startswith("no bets: ")
+    assert len(doc["bets"]) == doc["all"]["n_bets"]
+    for bet in doc["bets"]:
+        assert set(bet) >= {"date", "game_id", "market", "side", "line", "odds", "stake", "result", "profit",
+                            "closing_probability", "clv"}  # fmt: skip

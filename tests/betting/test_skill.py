@@ -71,3 +71,21 @@ def test_blend_and_cap() -> None:
     assert capped == pytest.approx([0.55, 0.4])  # 0.55 * 2 - 1 = the 10% cap; 0.4 is untouched
     record = _record(5_000, model_noise=0.3, market_noise=0.3, seasons=(2015,))
     assert 0.2 < skill.fit_blend_weight(record) < 0.8  # two equally noisy views: both count
+
+
+def test_a_closed_gate_places_no_bet_and_a_zero_weight_bets_the_market_only() -> None:
+    """On the hand season: the constant model bets the moneyline; a failed gate stops it; an open
+    gate of weight 0 prices every side at the market's own fair price, which never beats the vig."""
+    from mlbedge.betting.backtest import ModelStrategy, run_backtest
+    from tests.betting import hand_season as hs
+    from tests.betting.test_backtest import _ConstantModel
+
+    models = {"moneyline": _ConstantModel("moneyline")}
+    free = run_backtest(hs.inputs(), ModelStrategy(models))
+    assert free.bets.height > 0
+    closed = skill.Gate("moneyline", passed=False, reason="moneyline: no bet, test")
+    assert run_backtest(hs.inputs(), ModelStrategy(models, gates={"moneyline": closed})).bets.is_empty()
+    market_only = skill.Gate("moneyline", passed=True, reason="open", weight=0.0)
+    assert run_backtest(hs.inputs(), ModelStrategy(models, gates={"moneyline": market_only})).bets.is_empty()
+    capped = ModelStrategy(models, max_edge=0.01)
+    assert run_backtest(hs.inputs(), capped).bets["edge"].max() <= 0.01 + 1e-12

@@ -73,6 +73,8 @@ from mlbedge.betting.metrics import (
     roi_ci,
 )
 from mlbedge.betting.settlement import settle_frame
+from mlbedge.betting.skill import DEFAULT_MAX_EDGE, Gate, apply_skill, cap_edges, skill_gate
+from mlbedge.betting.verdict import bets_list, verdict
 from mlbedge.domain.odds import american_to_decimal, fair_two_way
 from mlbedge.features import market as market_features
 from mlbedge.features.asof import TIMESTAMP, game_clock
@@ -476,16 +478,27 @@ class ModelStrategy:
     reduced by what earlier rounds still have at stake.
     """
 
-    def __init__(self, models: Mapping[str, ProbabilityModel], policy: StakingPolicy | None = None) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, ProbabilityModel],
+        policy: StakingPolicy | None = None,
+        *,
+        gates: Mapping[str, Gate] | None = None,
+        max_edge: float | None = None,
+    ) -> None:
         unknown = [m for m in models if m not in MARKETS]
         if unknown:
             raise ValueError(f"models for unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
         self.models = dict(models)
         self.policy = policy or StakingPolicy()
+        # The skill gate per market (mlbedge.betting.skill): closed markets are not priced, open
+        # ones bet on the model blended with the price by its measured weight; edges capped.
+        self.gates = dict(gates or {})
+        self.max_edge = max_edge
 
     def candidates(self, context: Context) -> pl.DataFrame:
         """Both sides of every modelled quote: ``game_id, market, side, book, line, odds, probability, edge``."""
-        priced = model_probabilities(self.models, context.quotes, context.features)
+        priced = apply_skill(model_probabilities(self.models, context.quotes, context.features), self.gates)
         first, second = (
             pl.when(pl.col("market") == "total").then(pl.lit(s)).otherwise(pl.lit(h))
             for s, h in (("over", "home"), ("under", "away"))
@@ -504,7 +517,8 @@ class ModelStrategy:
             ]
         )  # fmt: skip
         decimal = np.asarray(american_to_decimal(sides["odds"].cast(pl.Float64).to_numpy()), dtype=np.float64)
-        return sides.with_columns(edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0)
+        sides = sides.with_columns(edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0)
+        return cap_edges(sides, self.max_edge)
 
     def __call__(self, context: Context) -> pl.DataFrame:
         """The round's bets."""
@@ -965,6 +979,7 @@ class SeasonBacktest:
     forecasts: dict[str, dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gates: dict[str, Gate] = field(default_factory=dict)
 
     def importance(self, top: int = 20) -> dict[str, dict[str, float]]:
         """Per market the ``top`` inputs by total gain, as shares of the model's total gain."""
@@ -989,7 +1004,12 @@ class SeasonBacktest:
                 "model_minus_open_log_loss": None,
             }
             doc[name] = {**forecasts, **betting[name], "modelled": name in self.models}
+            if name in self.gates:
+                doc[name]["gate"] = self.gates[name].as_dict()
         doc["all"] = betting["all"]
+        gates = {m: g.as_dict() for m, g in self.gates.items()}
+        doc["verdict"] = verdict(betting["all"], gates, self.result.initial_bankroll)
+        doc["bets"] = bets_list(self.result.bets)
         doc["rounds"] = self.result.rounds.height
         doc["timings_seconds"] = {k: round(v, 3) for k, v in self.timings.items()}
         doc["training"] = self.training
@@ -1007,12 +1027,18 @@ def run_season(
     model_params: Mapping[str, object] | None = None,
     cutoff_minutes: int | None = None,
     build: bool = True,
+    gate: bool = True,
+    max_edge: float | None = DEFAULT_MAX_EDGE,
 ) -> SeasonBacktest:
     """Train a model per market on ``train_seasons``, backtest ``test_season`` with
     :class:`ModelStrategy`, and score the forecasts beside the market.
 
     Every training season must come before the test season. With ``build`` the features of the
-    seasons involved are built first where missing or stale (the caller commits).
+    seasons involved are built first where missing or stale (the caller commits). With ``gate``
+    (the default) a market bets only when the skill gate of :mod:`mlbedge.betting.skill` passes
+    on the model's out-of-sample record on the training seasons, its probabilities blended with
+    the price by the measured weight and its edges capped at ``max_edge``; without, every
+    market bets on the model alone (the gate's record is still reported).
     """
     from mlbedge.training.dataset import load_training_data
     from mlbedge.training.targets import get_target
@@ -1045,6 +1071,7 @@ def run_season(
     step = time.perf_counter()
     models: dict[str, Any] = {}
     training: dict[str, dict[str, Any]] = {}
+    gates: dict[str, Gate] = {}
     for name in markets:
         target = get_target(name)
         labelled = data.labelled(target).filter(pl.col("season").is_in(train))
@@ -1053,13 +1080,15 @@ def run_season(
         )
         models[name] = trained.to_serving()
         training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
+        gates[name] = skill_gate(trained.oof_record(), name, before_season=test_season, enabled=gate)
     timings["train"] = time.perf_counter() - step
 
     step = time.perf_counter()
     inputs = load_inputs(conn, test_season, cutoff_minutes=cutoff)
     timings["load"] = time.perf_counter() - step
     step = time.perf_counter()
-    result = run_backtest(inputs, ModelStrategy(models, policy), bankroll=bankroll)
+    strategy = ModelStrategy(models, policy, gates=gates, max_edge=max_edge if gate else None)
+    result = run_backtest(inputs, strategy, bankroll=bankroll)
     timings["backtest"] = time.perf_counter() - step
     step = time.perf_counter()
     test_features = data.features.filter(pl.col("season") == test_season)
@@ -1078,4 +1107,5 @@ def run_season(
         forecasts=forecasts,
         timings=timings,
         training=training,
+        gates=gates,
     )

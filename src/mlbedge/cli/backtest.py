@@ -74,6 +74,15 @@ def backtest(
     rounds: int | None = typer.Option(
         None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
     ),
+    gate: bool = typer.Option(
+        True,
+        "--gate/--no-gate",
+        help="Bet a market only when the model's out-of-sample record on the training seasons beats "
+        "the price (log-loss difference, 95% CI below zero); --no-gate bets every market on the model alone.",
+    ),
+    max_edge: float = typer.Option(
+        0.10, "--max-edge", min=0.0, help="With the gate: cap on a bet's edge (expected profit per unit)."
+    ),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the numbers and the report to MLflow."),
     home: Path | None = HomeOption,
 ) -> None:
@@ -99,6 +108,8 @@ def backtest(
                 policy=policy,
                 bankroll=bankroll,
                 model_params=params,
+                gate=gate,
+                max_edge=max_edge,
             )
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc
@@ -148,7 +159,18 @@ def backtest(
         )
 
 
+def print_verdict(doc: dict[str, Any]) -> None:
+    """The one line first, then each market's gate: bet or not, and why."""
+    console.print(f"[bold]{doc['verdict']}[/]", soft_wrap=True)
+    for market in ("moneyline", "total", "runline"):
+        gate = (doc.get(market) or {}).get("gate")
+        if gate:
+            mark = "[green]bet[/]" if gate["passed"] else "[red]no bet[/]"
+            console.print(f"  {mark} {gate['reason']}", soft_wrap=True)
+
+
 def _print_summary(doc: dict[str, Any]) -> None:
+    print_verdict(doc)
     table = Table(
         title=f"Backtest {doc['test_season']} (trained on {doc['train_seasons'][0]}-{doc['train_seasons'][-1]})"
     )

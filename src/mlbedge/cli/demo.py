@@ -133,6 +133,9 @@ def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: 
             model_params={"num_boost_round": rounds, "num_threads": settings.train_num_threads},
         )
     doc = season.to_json(n_resamples=500)
+    from mlbedge.cli.backtest import print_verdict
+
+    print_verdict(doc)
     rows = [
         {
             "market": m,
@@ -140,6 +143,7 @@ def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: 
             "model log loss": doc[m]["model"]["log_loss"],
             "open log loss": doc[m]["market_open"]["log_loss"],
             "close log loss": doc[m]["market_close"]["log_loss"],
+            "gate": "pass" if (doc[m].get("gate") or {}).get("passed") else "no bet",
             "bets": doc[m]["n_bets"],
             "roi": doc[m]["roi"],
             "final bankroll": doc[m]["final_bankroll"],

@@ -63,6 +63,8 @@ svg .mean { stroke: #333; stroke-width: 1.5; }
 svg text { font-size: 11px; fill: #333; } svg .label { font-size: 12px; fill: #555; }
 svg .legend { font-size: 12px; } svg .count { font-size: 10px; fill: #555; }
 footer { margin-top: 40px; font-size: 0.8em; color: #777; }
+.verdict { font-size: 1.15em; background: #f6f8fa; border-left: 4px solid #1f77b4; padding: 8px 12px; }
+ul.gates { padding-left: 18px; } li.gate.failed strong { color: #d62728; } li.gate.passed strong { color: #2ca02c; }
 """
 
 
@@ -394,8 +396,25 @@ def render_report(
         f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
         for k, v in {**(meta or {}), "generated": generated}.items()
     )
+    verdict_line = numbers.get("verdict")
+    gates = [
+        (m, numbers[m]["gate"])
+        for m in MARKETS
+        if isinstance(numbers.get(m), dict) and numbers[m].get("gate")
+    ]
+    gate_items = "".join(
+        f'<li class="gate {"passed" if g["passed"] else "failed"}" data-market="{escape(m)}">'
+        f"<strong>{'bet' if g['passed'] else 'no bet'}</strong>: {escape(g['reason'])}</li>"
+        for m, g in gates
+    )
     sections = [
         f"<h1>{escape(title)}</h1>",
+        *(
+            [f'<p class="verdict" id="verdict"><strong>{escape(verdict_line)}</strong></p>']
+            if verdict_line
+            else []
+        ),
+        *([f'<ul class="gates" id="gates">{gate_items}</ul>'] if gate_items else []),
         f'<table class="meta">{meta_rows}</table>',
         "<h2>Numbers</h2>",
         numbers_table(numbers),
