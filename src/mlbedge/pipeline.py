@@ -277,15 +277,10 @@ def step_settle(run: _Run) -> dict[str, Any]:
         )
         if bets.is_empty():
             return {"date": yesterday.isoformat(), "bets": 0, "settled": 0, "profit": 0.0}
-        # Settlement wants the handicap of the side bet on; stored runline lines are the home one.
-        side_line = (
-            pl.when((pl.col("market") == "runline") & (pl.col("side") == "away"))
-            .then(-pl.col("line"))
-            .otherwise(pl.col("line"))
-        )
+        # Stored lines are each side's own (the recommendation's), which is what settlement wants.
         settled = settle_frame(
             bets.with_columns(
-                line=side_line.cast(pl.Float64),
+                line=pl.col("line").cast(pl.Float64),
                 home_score=pl.col("home_score").cast(pl.Float64),
                 away_score=pl.col("away_score").cast(pl.Float64),
             )

@@ -169,6 +169,10 @@ class Settings(BaseSettings):
         default=0.08, gt=0, le=1, description="Cap on all markets of one game together."
     )
     recommend_max_exposure: float = Field(default=0.30, gt=0, le=1, description="Cap on a whole slate.")
+    recommend_skill_gate: bool = Field(
+        default=True,
+        description="Recommend bets only in markets whose champion passed its skill gate (false: every market).",
+    )
     recommend_stake_unit: float = Field(default=1.0, gt=0, description="Stakes are multiples of this.")
     recommend_kelly_scenarios: int = Field(
         default=5_000,

@@ -59,6 +59,8 @@ def test_only_seasons_before_the_one_bet_count() -> None:
     assert gate.seasons == [2015] and not gate.passed  # the 2016 games, however good, are not seen
     few = skill.skill_gate(good.head(50), "total", n_resamples=100)
     assert not few.passed and "only 50 out-of-sample games (2016)" in few.reason and "needs 200" in few.reason
+    none = skill.skill_gate(good.with_columns(p_market=None), "runline")
+    assert not none.passed and none.reason.startswith("runline: no out-of-sample game had a price")
 
 
 def test_blend_and_cap() -> None:

@@ -89,9 +89,11 @@ def test_a_full_day_then_the_same_day_again_changes_nothing(
         "FROM ops.recommended_bets b JOIN curated.games g USING (game_id) WHERE b.date = '2016-08-01'",
     )
     for r in rows.iter_rows(named=True):
-        line = -r["line"] if r["market"] == "runline" and r["side"] == "away" else r["line"]
+        # Stored lines are each side's own: a run line's favourite lays 1.5, its underdog gets it.
+        if r["market"] == "runline":
+            assert abs(r["line"]) == 1.5
         expected = settle(
-            r["market"], r["side"], r["stake"], r["odds"], r["home_score"], r["away_score"], line
+            r["market"], r["side"], r["stake"], r["odds"], r["home_score"], r["away_score"], r["line"]
         )
         assert (r["result"], r["profit"]) == (expected.result.value, pytest.approx(expected.profit))
     assert settled["profit"] == pytest.approx(round(float(rows["profit"].sum()), 2))

@@ -138,6 +138,9 @@ def base_settings(home: Path, **overrides: Any) -> Settings:
         "rate_limit_requests": 100_000,
         "store_retry_seconds": 0.3,
         "serve_models_cache_seconds": 0.0,
+        # The session's small models are judged by the skill gate in the gate's own tests; elsewhere
+        # every market bets, so the staking machinery has bets to check.
+        "recommend_skill_gate": False,
         **overrides,
     }
     return Settings(**values)

@@ -114,7 +114,7 @@ def test_the_dashboard_shows_what_the_api_answers_and_follows_the_date(api: Serv
             expected[(game_id, market["market"])] = {
                 "game": game_id,
                 "market": market["market"],
-                "line": _fmt(market["line"], 1),
+                "line": "" if market["line"] is None else f"{market['line']:g}",  # as offered
                 "model": _fmt(side["probability"]),
                 "market-p": _fmt(side["market_probability"]),
                 "edge": _edge(side["edge"]),

@@ -11,6 +11,7 @@ import math
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -318,6 +319,50 @@ def test_recommendations_are_kelly_stakes_within_the_limits_at_offered_prices(
     # Half Kelly stakes more than quarter Kelly (the caps only ever bind more often).
     assert bolder["limits"]["kelly_fraction"] == 0.5
     assert bolder["total_stake"] > body["total_stake"]
+
+
+def test_recommended_bets_name_their_own_side_and_line(app: ServedApp, serving_db: ServingDb) -> None:
+    """A run-line bet carries its own side's line: the away side's is minus the home handicap, and
+    the moneyline favourite's side lays -1.5; the bet is written out with team, line and price."""
+    with app.client() as c:
+        body = c.get("/v1/recommendations", params={"date": DAY, "bankroll": 10_000}).json()
+    runlines = [b for b in body["bets"] if b["market"] == "runline"]
+    assert runlines, "the slate has run-line bets to check"
+    with psycopg.connect(serving_db.url) as conn:
+        for bet in body["bets"]:
+            away, home = bet["game_id"].split("-")[1:3]
+            team = home if bet["side"] == "home" else away
+            if bet["market"] == "total":
+                assert bet["bet"] == f"{bet['side'].title()} {bet['line']:g} {bet['odds']:+d}"
+                continue
+            if bet["market"] == "moneyline":
+                assert bet["line"] is None and bet["bet"] == f"{team} ML {bet['odds']:+d}"
+                continue
+            away_rl, home_ml, away_ml = conn.execute(
+                "SELECT l.away_rl, l.home_ml, l.away_ml FROM staging.pinnacle_lines l "
+                "JOIN curated.games g USING (pin_game_no) WHERE g.game_id = %s AND l.observed_at = %s",
+                (bet["game_id"], bet["observed_at"]),
+            ).fetchone()
+            own = float(away_rl) if bet["side"] == "away" else -float(away_rl)
+            assert bet["line"] == own, bet
+            favourite = "home" if home_ml < away_ml else "away"
+            assert (bet["line"] == -1.5) == (bet["side"] == favourite), bet
+            assert bet["bet"] == f"{team} {bet['line']:+g} {bet['odds']:+d}"
+
+
+def test_recommendations_carry_the_gate_and_a_closed_market_bets_nothing(
+    make_settings: Any, serve: Any
+) -> None:
+    app = serve(make_settings(recommend_skill_gate=True))
+    with app.client() as c:
+        body = c.get("/v1/recommendations", params={"date": DAY, "bankroll": 10_000}).json()
+    assert set(body["gates"]) == {"moneyline", "total", "runline"}
+    for market, gate in body["gates"].items():
+        assert set(gate) >= {"passed", "reason", "seasons", "difference", "ci"}
+        assert gate["seasons"] == [2016] and gate["reason"].startswith(market)
+        if not gate["passed"]:
+            assert "no bet" in gate["reason"]
+            assert not [b for b in body["bets"] if b["market"] == market]
 
 
 def test_recommendations_of_a_date_without_games(app: ServedApp) -> None:

@@ -1080,7 +1080,12 @@ def run_season(
         )
         models[name] = trained.to_serving()
         training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
-        gates[name] = skill_gate(trained.oof_record(), name, before_season=test_season, enabled=gate)
+        # Every training season precedes the test season: the model's own gate is judged on them.
+        gates[name] = (
+            trained.skill_gate()
+            if gate
+            else skill_gate(trained.oof_record(), name, before_season=test_season, enabled=False)
+        )
     timings["train"] = time.perf_counter() - step
 
     step = time.perf_counter()

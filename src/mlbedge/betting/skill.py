@@ -148,6 +148,11 @@ def skill_gate(
         rows = rows.filter(pl.col("season") < before_season)
     seasons = sorted(rows["season"].unique().to_list())
     span = f"{seasons[0]}-{seasons[-1]}" if len(seasons) > 1 else (str(seasons[0]) if seasons else "")
+    if rows.height == 0:
+        reason = f"{market}: no out-of-sample game had a price at the cutoff to judge the model against"
+        if not enabled:
+            return Gate(market, True, f"gate off; {reason}", seasons, None, None, 0, 1.0, False)
+        return Gate(market, False, f"{reason}: no bet", seasons, None, None, 0, 0.0, True)
     if rows.height < min_games:
         reason = (
             f"{market}: only {rows.height} out-of-sample games"

@@ -53,22 +53,28 @@ def bet_words(line_column: str = "own_line") -> pl.Expr:
     return pl.concat_str([what, pl.lit(" "), _signed(pl.col("odds"))])
 
 
+def describe_bets(bets: pl.DataFrame, games: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``bets`` (``game_id, market, side, line`` in the price tables' home-handicap form, ``odds``)
+    with ``own_line`` (the line of the side bet on) and ``bet`` in words; the teams come from
+    ``games`` (``game_id, home_team, away_team``) or else from the game id (YYYYMMDD-AWAY-HOME-N)."""
+    frame = bets.with_columns(own_line=own_line())
+    if games is not None:
+        frame = frame.join(games.select("game_id", "home_team", "away_team"), on="game_id", how="left")
+    else:
+        parts = pl.col("game_id").str.split("-")
+        frame = frame.with_columns(
+            away_team=parts.list.get(1, null_on_oob=True), home_team=parts.list.get(2, null_on_oob=True)
+        )
+    return frame.with_columns(bet=bet_words())
+
+
 def bets_list(bets: pl.DataFrame, games: pl.DataFrame | None = None) -> list[dict[str, Any]]:
     """The backtest's bets for the JSON: ``date, game_id, market, side, line (the side's own),
     odds, stake, result, profit, closing_probability, clv`` and ``bet`` in words (the teams from
     ``games``: ``game_id, home_team, away_team``, else from the game id)."""
     if bets.is_empty():
         return []
-    frame = bets.with_columns(own_line=own_line())
-    if games is not None:
-        frame = frame.join(games.select("game_id", "home_team", "away_team"), on="game_id", how="left")
-    else:
-        # A game id is YYYYMMDD-AWAY-HOME-N: the teams are in it.
-        parts = pl.col("game_id").str.split("-")
-        frame = frame.with_columns(
-            away_team=parts.list.get(1, null_on_oob=True), home_team=parts.list.get(2, null_on_oob=True)
-        )
-    frame = frame.with_columns(bet=bet_words())
+    frame = describe_bets(bets, games)
     optional = [c for c in ("close_probability", "clv", "book", "edge") if c not in frame.columns]
     frame = frame.with_columns(
         [pl.lit(None, pl.String if c == "book" else pl.Float64).alias(c) for c in optional]

@@ -139,6 +139,13 @@ def _text(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def _line(value: float | None) -> str:
+    """A line as offered: 7.75 stays 7.75 (never rounded to "7.8"), 8.0 is 8."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:g}"
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -239,7 +246,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
             rows.append(
                 f'<tr data-game="{gid}" data-market="{market.market}"><td>{gid}</td>'
                 f'<td class="text">{matchup}</td><td>{start}</td><td class="text">{market.market}</td>'
-                f'<td data-field="line">{_num(market.line, 1)}</td>'
+                f'<td data-field="line">{_line(market.line)}</td>'
                 f'<td data-field="model">{_num(side.probability)}</td>'
                 f'<td data-field="market-p">{_num(side.market_probability)}</td>'
                 f"{_signed(side.edge)}"
@@ -248,7 +255,8 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
     bet_rows = [
         f'<tr data-game="{html.escape(b.game_id)}" data-market="{b.market}" data-side="{b.side}">'
         f'<td>{html.escape(b.game_id)}</td><td class="text">{b.market}</td><td class="text">{b.side}</td>'
-        f'<td class="text">{html.escape(b.book)}</td><td>{_num(b.line, 1)}</td><td>{b.odds:+d}</td>'
+        f'<td class="text">{html.escape(b.book)}</td><td data-field="bet" class="text">{html.escape(b.bet)}</td>'
+        f"<td>{b.odds:+d}</td>"
         f'<td>{_num(b.probability)}</td>{_signed(b.edge)}<td data-field="stake">{b.stake:,.2f}</td></tr>'
         for b in bets
     ]

@@ -184,7 +184,13 @@ class Bet(_Out):
     market: Market
     side: Side
     book: str = Field(description="The book offering the price (``sbro`` = SBRO's opening line).")
-    line: float | None
+    line: float | None = Field(
+        description="The line of the side bet on, as offered: the total, or this side's own handicap "
+        "(an away run line is minus the home one: ATL +1.5); null for a moneyline."
+    )
+    bet: str = Field(
+        description="The bet in words: team or side, its own line and the price, e.g. 'ATL +1.5 -131'."
+    )
     odds: int = Field(description="American odds offered at as_of.")
     probability: float = Field(ge=0.0, le=1.0, description="The model's probability of the side.")
     edge: float = Field(description="Expected profit per unit staked at these odds: p * decimal - 1.")
@@ -206,6 +212,17 @@ class StakingLimits(_Out):
     stake_unit: float
 
 
+class MarketGate(_Out):
+    """The skill gate of a served market: may it bet, and why (judged on the champion's
+    out-of-sample record on its training seasons against the price it bets into)."""
+
+    passed: bool
+    reason: str
+    seasons: list[int] = Field(default_factory=list)
+    difference: float | None = Field(description="Mean log loss, model minus market (negative: better).")
+    ci: list[float] | None = Field(description="95% bootstrap interval of the difference.")
+
+
 class RecommendationsResponse(_Out):
     """The bets for one date's slate, sized together (simultaneous Kelly) within the limits."""
 
@@ -219,6 +236,10 @@ class RecommendationsResponse(_Out):
     exposure: float = Field(ge=0.0, le=1.0, description="total_stake / bankroll.")
     degraded: bool
     unavailable: dict[str, str] = Field(default_factory=dict)
+    gates: dict[str, MarketGate] = Field(
+        default_factory=dict,
+        description="Per served market its skill gate; a market whose gate failed places no bet.",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import polars as pl
 from sklearn.base import BaseEstimator
 
 from mlbedge.betting.metrics import log_loss
+from mlbedge.betting.skill import Gate, skill_gate
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
 from mlbedge.training.targets import Target, model_columns
@@ -354,6 +355,10 @@ class MarketModel(BaseEstimator):
 # one target on one training window
 
 
+# The markets a bet is placed on: their models carry a skill gate.
+BET_MARKETS = ("moneyline", "total", "runline")
+
+
 @dataclass
 class TrainedModel:
     """A fitted model of one target with what it was trained on (for logging and the registry)."""
@@ -367,6 +372,7 @@ class TrainedModel:
     n_train: int
     seconds: float
     games: list[str] = field(default_factory=list)
+    _gate: Gate | None = field(default=None, repr=False)
 
     def meta(self) -> dict[str, Any]:
         """What the model files and the registry record about it."""
@@ -381,7 +387,15 @@ class TrainedModel:
             "settled_against": self.target.settled_against,
             "calibration": self.model.calibrator_.method,
             "best_iteration": self.model.best_iteration_,
+            **({"skill_gate": self.skill_gate().as_dict()} if self.target.name in BET_MARKETS else {}),
         }
+
+    def skill_gate(self) -> Gate:
+        """The betting skill gate of this model's market, judged on its out-of-fold record (every
+        training season comes before any game it will bet); computed once."""
+        if self._gate is None:
+            self._gate = skill_gate(self.oof_record(), self.target.name)
+        return self._gate
 
     def oof_record(self) -> pl.DataFrame:
         """The model's out-of-fold record: ``game_id, season, p_model, p_market, y`` per game the

@@ -8,11 +8,13 @@ from typing import Annotated
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Response
 
+from mlbedge.betting.verdict import describe_bets
 from mlbedge.serving.dependencies import ServingState, get_state
+from mlbedge.serving.models import ModelSet
 from mlbedge.serving.params import IsoDate
 from mlbedge.serving.recommend import recommend
 from mlbedge.serving.responses import VALIDATION_DOCS, error_docs, json_response
-from mlbedge.serving.schemas import EXAMPLE_DATE, Bet, RecommendationsResponse, StakingLimits
+from mlbedge.serving.schemas import EXAMPLE_DATE, Bet, MarketGate, RecommendationsResponse, StakingLimits
 from mlbedge.serving.slate import games_on, offered_prices
 
 MAX_BANKROLL = 1e12
@@ -80,14 +82,23 @@ def recommend_slate(
             offers = offered_prices(conn, games.head(0))
     served = {g for g in games["game_id"].to_list()} if not games.is_empty() else set()
     rows = [r for r in rows if r.game_id in served]
+    gates = market_gates(models)
+    closed = [m for m, g in gates.items() if not g.passed] if state.settings.recommend_skill_gate else []
+    if closed:  # a market whose gate failed is not priced at all: it places no bet
+        offers = offers.filter(~pl.col("market").is_in(closed))
     slate = recommend(models, rows, offers, bankroll, policy)
+    # The rule prices in the tables' home-handicap form; a bettor reads each side's own line.
+    described = (
+        describe_bets(slate.bets.with_columns(pl.col("odds").cast(pl.Int64))) if slate.bets.height else None
+    )
     bets = [
         Bet(
             game_id=b["game_id"],
             market=b["market"],
             side=b["side"],
             book=b["book"],
-            line=b["line"],
+            line=b["own_line"],
+            bet=b["bet"],
             odds=b["odds"],
             probability=b["probability"],
             edge=b["edge"],
@@ -97,7 +108,7 @@ def recommend_slate(
             as_of=b["as_of"],
             observed_at=b["observed_at"],
         )
-        for b in slate.bets.iter_rows(named=True)
+        for b in (described.iter_rows(named=True) if described is not None else ())
     ]
     total = float(sum(b.stake for b in bets))
     limits = StakingLimits(
@@ -119,5 +130,17 @@ def recommend_slate(
         exposure=min(total / bankroll, 1.0),
         degraded=read.degraded,
         unavailable=dict(models.unavailable),
+        gates=gates,
     )
     return body
+
+
+def market_gates(models: ModelSet) -> dict[str, MarketGate]:
+    """The skill gate each served champion was registered with (models trained before the gate
+    existed carry none)."""
+    out = {}
+    for market, loaded in models.models.items():
+        gate = loaded.model.meta.get("skill_gate")
+        if isinstance(gate, dict):
+            out[market] = MarketGate.model_validate({k: gate.get(k) for k in MarketGate.model_fields})
+    return out
