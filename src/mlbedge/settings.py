@@ -173,6 +173,11 @@ class Settings(BaseSettings):
         default=True,
         description="Recommend bets only in markets whose champion passed its skill gate (false: every market).",
     )
+    recommend_max_edge: float = Field(
+        default=0.10,
+        ge=0,
+        description="With the skill gate: cap on a recommended bet's edge (one no record supports).",
+    )
     recommend_stake_unit: float = Field(default=1.0, gt=0, description="Stakes are multiples of this.")
     recommend_kelly_scenarios: int = Field(
         default=5_000,

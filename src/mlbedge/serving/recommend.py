@@ -10,12 +10,14 @@ Kelly fraction, per-bet, per-game and slate caps).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from mlbedge.betting.kelly import StakingPolicy, size_slate
+from mlbedge.betting.skill import blend, cap_edges
 from mlbedge.domain.odds import american_to_decimal
 from mlbedge.serving.models import ModelSet
 from mlbedge.serving.predict import SIDES, feature_matrix, model_inputs, side_a_probability
@@ -42,8 +44,15 @@ class SlateBets:
     bets: pl.DataFrame
 
 
-def candidates(models: ModelSet, rows: list[FeatureRow], offers: pl.DataFrame) -> pl.DataFrame:
-    """Both sides of every offered quote of a served market, with the model's probability."""
+def candidates(
+    models: ModelSet,
+    rows: list[FeatureRow],
+    offers: pl.DataFrame,
+    weights: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
+    """Both sides of every offered quote of a served market, with the model's probability: with
+    ``weights`` (per market, from its skill gate) the model blended with the offer's own de-vigged
+    price on the logit scale, as the backtest's strategy does (:mod:`mlbedge.betting.skill`)."""
     if not rows or offers.is_empty():
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
     position = {r.game_id: i for i, r in enumerate(rows)}
@@ -69,6 +78,10 @@ def candidates(models: ModelSet, rows: list[FeatureRow], offers: pl.DataFrame) -
                     for k, i in enumerate(at)
                 ]
             )
+        if weights and market in weights and "fair_a" in quotes.columns:
+            fair = quotes["fair_a"].cast(pl.Float64).to_numpy()
+            usable = np.isfinite(fair) & (fair > 0.0) & (fair < 1.0)
+            p_a = np.where(usable, blend(p_a, np.where(usable, fair, 0.5), weights[market]), p_a)
         base = quotes.select("game_id", "book", "line", "observed_at", "as_of").with_columns(
             market=pl.lit(market), _p=pl.Series(p_a, dtype=pl.Float64)
         )
@@ -86,14 +99,24 @@ def candidates(models: ModelSet, rows: list[FeatureRow], offers: pl.DataFrame) -
 
 
 def recommend(
-    models: ModelSet, rows: list[FeatureRow], offers: pl.DataFrame, bankroll: float, policy: StakingPolicy
+    models: ModelSet,
+    rows: list[FeatureRow],
+    offers: pl.DataFrame,
+    bankroll: float,
+    policy: StakingPolicy,
+    *,
+    weights: Mapping[str, float] | None = None,
+    max_edge: float | None = None,
 ) -> SlateBets:
-    """The slate's bets (stake > 0) sized together, and every candidate considered."""
-    sides = candidates(models, rows, offers)
+    """The slate's bets (stake > 0) sized together, and every candidate considered (model weights
+    and the edge cap of the skill gate applied when given)."""
+    sides = candidates(models, rows, offers, weights)
     if sides.is_empty():
         return SlateBets(sides, sides.with_columns(kelly=pl.lit(None, pl.Float64)).head(0))
     decimal = np.asarray(american_to_decimal(sides["odds"].cast(pl.Float64).to_numpy()), dtype=np.float64)
     sides = sides.with_columns(_edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0)
+    if max_edge is not None:
+        sides = cap_edges(sides.rename({"_edge": "edge"}), max_edge).rename({"edge": "_edge"})
     # Price shopping: the best book per side; ties go to the first book by name.
     best = (
         sides.sort(["_edge", "book"], descending=[True, False])

@@ -221,6 +221,10 @@ class MarketGate(_Out):
     seasons: list[int] = Field(default_factory=list)
     difference: float | None = Field(description="Mean log loss, model minus market (negative: better).")
     ci: list[float] | None = Field(description="95% bootstrap interval of the difference.")
+    weight: float = Field(
+        default=1.0,
+        description="The model's share, on the logit scale, of the probability bet on (the rest: the price).",
+    )
 
 
 class RecommendationsResponse(_Out):

@@ -86,7 +86,10 @@ def recommend_slate(
     closed = [m for m, g in gates.items() if not g.passed] if state.settings.recommend_skill_gate else []
     if closed:  # a market whose gate failed is not priced at all: it places no bet
         offers = offers.filter(~pl.col("market").is_in(closed))
-    slate = recommend(models, rows, offers, bankroll, policy)
+    gated = state.settings.recommend_skill_gate
+    weights = {m: g.weight for m, g in gates.items() if g.passed} if gated else None
+    max_edge = state.settings.recommend_max_edge if gated else None
+    slate = recommend(models, rows, offers, bankroll, policy, weights=weights, max_edge=max_edge)
     # The rule prices in the tables' home-handicap form; a bettor reads each side's own line.
     described = (
         describe_bets(slate.bets.with_columns(pl.col("odds").cast(pl.Int64))) if slate.bets.height else None
@@ -142,5 +145,7 @@ def market_gates(models: ModelSet) -> dict[str, MarketGate]:
     for market, loaded in models.models.items():
         gate = loaded.model.meta.get("skill_gate")
         if isinstance(gate, dict):
-            out[market] = MarketGate.model_validate({k: gate.get(k) for k in MarketGate.model_fields})
+            out[market] = MarketGate.model_validate(
+                {k: gate[k] for k in MarketGate.model_fields if k in gate}
+            )
     return out
