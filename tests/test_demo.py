@@ -50,11 +50,17 @@ def test_demo_tells_the_whole_story_and_stops_cleanly(tmp_path: Path) -> None:
     doc = json.loads((home / "reports" / "backtest_2016.json").read_text())
     assert doc["test_season"] == 2016 and doc["moneyline"]["n_games"] > 2000
     curve = json.loads((home / "reports" / "latest_backtest.json").read_text())["curve"]
-    assert len(curve) > 100 and curve[0][1] == 1000.0
+    assert curve[0][1] == 1000.0
+    # The verdict comes first; a season whose markets fail the skill gate bets nothing and says why.
+    assert " ".join(doc["verdict"].split()) in " ".join(out.split())
+    if doc["all"]["n_bets"]:
+        assert len(curve) > 100
+    else:
+        assert doc["verdict"].startswith("no bets: ") and len(curve) == 1
 
     assert "15 games on 2016-08-02" in out
     assert "Predictions, 2016-08-02" in out
-    assert "Recommended bets, 2016-08-02" in out or "no bet clears the minimum edge" in out
+    assert "Recommended bets, 2016-08-02" in out or "no bets on 2016-08-02: " in out
     assert "dashboard: GET / -> 200" in out
     assert RETROSHEET_NOTICE.splitlines()[0].strip() in out
     assert "internal tests and demos only" in out.rstrip().splitlines()[-1]  # the credits come last

@@ -98,6 +98,14 @@ def bets_list(bets: pl.DataFrame, games: pl.DataFrame | None = None) -> list[dic
     return out.to_dicts()
 
 
+def _gate_short(market: str, gate: Mapping[str, Any]) -> str:
+    """``total: log loss -0.0000 vs the price [-0.0002, +0.0001]``, or why there was nothing to judge."""
+    ci = gate.get("ci")
+    if gate.get("difference") is None or not ci:
+        return f"{market}: no priced out-of-sample record"
+    return f"{market}: log loss {gate['difference']:+.4f} vs the price [{ci[0]:+.4f}, {ci[1]:+.4f}]"
+
+
 def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:+.{digits}f}%"
 
@@ -107,10 +115,12 @@ def verdict(all_bets: Mapping[str, Any], gates: Mapping[str, Mapping[str, Any]] 
     """One line from a backtest's ``all`` summary (``n_bets, staked, profit, roi, roi_ci,
     clv_mean, max_drawdown, final_bankroll``) and its per-market gates (``passed, reason``)."""
     gates = gates or {}
-    stopped = [g["reason"] for g in gates.values() if not g.get("passed", True)]
+    stopped = [_gate_short(m, g) for m, g in gates.items() if not g.get("passed", True)]
     if not all_bets.get("n_bets"):
+        if stopped and len(stopped) == len(gates):
+            return "no bets: no market passed the skill gate (" + "; ".join(stopped) + ")"
         if stopped:
-            return "no bets: " + "; ".join(stopped)
+            return "no bets: no price offered had an edge; stopped by the skill gate: " + "; ".join(stopped)
         return "no bets: no price offered had a positive edge for the model"
     ci = all_bets.get("roi_ci") or [None, None]
     interval = f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci[0] is not None and ci[1] is not None else ""
@@ -122,5 +132,5 @@ def verdict(all_bets: Mapping[str, Any], gates: Mapping[str, Mapping[str, Any]] 
         f"bankroll {start}{all_bets['final_bankroll']:,.2f}"
     )
     if stopped:
-        line += " (not bet: " + "; ".join(stopped) + ")"
+        line += "; not bet (skill gate): " + "; ".join(stopped)
     return line

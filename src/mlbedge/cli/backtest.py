@@ -165,7 +165,7 @@ def print_verdict(doc: dict[str, Any]) -> None:
     for market in ("moneyline", "total", "runline"):
         gate = (doc.get(market) or {}).get("gate")
         if gate:
-            mark = "[green]bet[/]" if gate["passed"] else "[red]no bet[/]"
+            mark = "[green]✓[/]" if gate["passed"] else "[red]✗[/]"
             console.print(f"  {mark} {gate['reason']}", soft_wrap=True)
 
 

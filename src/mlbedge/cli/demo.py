@@ -245,10 +245,7 @@ def _ask_api(url: str, day: date, keep_serving: bool) -> None:
             .json()
         )
         bets = [
-            {
-                k: b[k]
-                for k in ("game_id", "market", "side", "book", "line", "odds", "probability", "edge", "stake")
-            }
+            {k: b[k] for k in ("game_id", "market", "bet", "book", "probability", "edge", "stake")}
             for b in recs["bets"]
         ]
         if bets:
@@ -257,7 +254,13 @@ def _ask_api(url: str, day: date, keep_serving: bool) -> None:
                 title=f"Recommended bets, {day} (bankroll 1000, total stake {recs['total_stake']:.0f})",
             )
         else:
-            console.print(f"no bet clears the minimum edge on {day} ({recs['candidates']} candidates)")
+            closed = [g["reason"] for g in (recs.get("gates") or {}).values() if not g["passed"]]
+            why = (
+                "; ".join(closed)
+                if closed
+                else f"no bet clears the minimum edge ({recs['candidates']} candidates)"
+            )
+            console.print(f"no bets on {day}: {why}", soft_wrap=True)
         page = client.get("/", params={"date": day.isoformat()})
         console.print(f"dashboard: GET / -> {page.status_code}, {len(page.text):,} bytes")
     if keep_serving:

@@ -60,6 +60,7 @@ def save_backtest(season: Any, doc: dict[str, Any], settings: Settings) -> Path:
         "roi": summary.get("roi"),
         "n_bets": summary.get("n_bets"),
         "max_drawdown": summary.get("max_drawdown"),
+        "verdict": doc.get("verdict"),
         "saved_at": datetime.now(UTC).isoformat(),
         "curve": points,
     }
@@ -124,8 +125,10 @@ def _backtest_html(record: dict[str, Any] | None) -> str:
         points.append((datetime.fromisoformat(ts).timestamp(), float(bankroll)))
     train = record.get("train_seasons") or []
     seasons = f"{train[0]}-{train[-1]}" if train else "?"
+    verdict = record.get("verdict")
     return (
-        f'<p id="backtest-summary">Season {_text(record.get("test_season"))} (trained on {seasons}): '
+        (f'<p id="backtest-verdict"><b>{_text(verdict)}</b></p>' if verdict else "")
+        + f'<p id="backtest-summary">Season {_text(record.get("test_season"))} (trained on {seasons}): '
         f"{_text(record.get('n_bets'))} bets, ROI <b>{_pct(record.get('roi'))}</b>, bankroll "
         f'{_num(record.get("initial_bankroll"), 0)} → <b id="backtest-final">{_num(record.get("final_bankroll"), 2)}</b>, '
         f"max drawdown {_pct(record.get('max_drawdown'))}.</p>" + curve_svg(points)

@@ -404,7 +404,7 @@ def render_report(
     ]
     gate_items = "".join(
         f'<li class="gate {"passed" if g["passed"] else "failed"}" data-market="{escape(m)}">'
-        f"<strong>{'bet' if g['passed'] else 'no bet'}</strong>: {escape(g['reason'])}</li>"
+        f"<strong>{'✓' if g['passed'] else '✗'}</strong> {escape(g['reason'])}</li>"
         for m, g in gates
     )
     sections = [
