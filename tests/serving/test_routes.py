@@ -359,7 +359,9 @@ def test_recommendations_carry_the_gate_and_a_closed_market_bets_nothing(
     assert set(body["gates"]) == {"moneyline", "total", "runline"}
     for market, gate in body["gates"].items():
         assert set(gate) >= {"passed", "reason", "seasons", "difference", "ci"}
-        assert gate["seasons"] == [2016] and gate["reason"].startswith(market)
+        assert gate["reason"].startswith(market)
+        # Judged on the champion's own out-of-sample 2016 games, where the market was priced.
+        assert gate["seasons"] == ([2016] if gate["n_games"] else []), gate
         if not gate["passed"]:
             assert "no bet" in gate["reason"]
             assert not [b for b in body["bets"] if b["market"] == market]

@@ -221,6 +221,7 @@ class MarketGate(_Out):
     seasons: list[int] = Field(default_factory=list)
     difference: float | None = Field(description="Mean log loss, model minus market (negative: better).")
     ci: list[float] | None = Field(description="95% bootstrap interval of the difference.")
+    n_games: int = Field(default=0, description="Out-of-sample games the record holds.")
     weight: float = Field(
         default=1.0,
         description="The model's share, on the logit scale, of the probability bet on (the rest: the price).",
