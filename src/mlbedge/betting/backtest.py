@@ -61,7 +61,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from mlbedge.betting.kelly import StakingPolicy, size_slate
+from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.metrics import (
     Interval,
     clv,
@@ -73,17 +73,17 @@ from mlbedge.betting.metrics import (
     roi_ci,
 )
 from mlbedge.betting.settlement import settle_frame
-from mlbedge.domain.odds import american_to_decimal, fair_two_way
-from mlbedge.features import market as market_features
+from mlbedge.betting.strategy import BetRule
+from mlbedge.domain.markets import A_SIDES, B_SIDES, MARKETS
+from mlbedge.domain.odds import fair_two_way
+from mlbedge.features import prices
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.io import copy_frame, read_features, read_inputs
-from mlbedge.features.pipeline import OPENING_COLUMNS, conform
+from mlbedge.features.prices import OFFER_SCHEMA, OPENING_COLUMNS, SBRO_BOOK, offered_quotes
 from mlbedge.settings import get_settings
 
 FloatArray = npt.NDArray[np.float64]
 
-MARKETS: tuple[str, ...] = ("moneyline", "total", "runline")
-SBRO_BOOK = "sbro"
 
 # Everything the engine reads of curated.games: the schedule, the results, the opening and closing lines.
 GAMES_SCHEMA: dict[str, pl.DataType] = {
@@ -179,7 +179,7 @@ class BacktestInputs:
     ``games``: :data:`GAMES_SCHEMA` rows (results and closing lines included). ``features``: their
     point-in-time rows (``game_id, season, date, as_of, start_known`` and the features).
     ``snapshots``: every priced market snapshot of these games at any time (the
-    :data:`mlbedge.features.market.SNAPSHOT_SCHEMA` columns plus ``fair_a`` and ``overround``),
+    :data:`mlbedge.features.prices.SNAPSHOT_SCHEMA` columns plus ``fair_a`` and ``overround``),
     later ones included: the engine offers each game only what was quoted by its ``as_of``.
     """
 
@@ -199,7 +199,7 @@ def market_snapshots(
     """Every price of ``games`` as priced market snapshots: SBRO's opening lines (observed at the
     start of the local date), Pinnacle line snapshots and live quotes (at their own times).
 
-    The same sources and rules as the market features (:mod:`mlbedge.features.market`): a
+    The same sources and rules as the market features (:mod:`mlbedge.features.prices`): a
     snapshot with an impossible price or margin is dropped.
     """
     lazy = games.lazy()
@@ -207,15 +207,13 @@ def market_snapshots(
     opening = lazy.select("game_id", *OPENING_COLUMNS).join(
         clock.select("game_id", "day_start"), on="game_id", how="inner"
     )
-    parts = [market_features.sbro_open_snapshots(opening)]
-    if pinnacle_lines is not None and not pinnacle_lines.is_empty():
-        lines = conform(pinnacle_lines, market_features.PINNACLE_SCHEMA).lazy()
-        keys = lazy.select("pin_game_no", "game_id").drop_nulls()
-        parts.append(market_features.pinnacle_snapshots(lines, keys))
-    if quotes is not None and not quotes.is_empty():
-        parts.append(market_features.live_snapshots(conform(quotes, market_features.QUOTE_SCHEMA).lazy()))
-    frame = pl.concat([p.select(list(market_features.SNAPSHOT_SCHEMA)) for p in parts]).collect()
-    return market_features.priced(frame)
+    frame = prices.collect_snapshots(
+        opening,
+        pinnacle_lines=pinnacle_lines,
+        pinnacle_games=lazy.select("pin_game_no", "game_id").drop_nulls(),
+        quotes=quotes,
+    ).collect()
+    return prices.priced(frame)
 
 
 def load_inputs(
@@ -247,36 +245,8 @@ def load_inputs(
 # what is offered, what closes
 
 
-def offered_quotes(targets: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
-    """The prices a bettor could take for each game at its ``as_of`` (see the module notes).
-
-    ``targets``: ``game_id, as_of, start_known``. Returns :data:`QUOTE_COLUMNS` plus ``as_of``:
-    per game, book and market the last snapshot observed at or before ``as_of``; SBRO's untimed
-    opening line only where the start is unknown.
-    """
-    if snapshots.is_empty():
-        return pl.DataFrame(schema={"as_of": TIMESTAMP, **_quote_schema()})
-    in_force = market_features.quotes_at_cutoff(targets.select("game_id", "as_of").lazy(), snapshots.lazy())
-    return (
-        in_force.join(targets.select("game_id", "start_known").lazy(), on="game_id", how="inner")
-        .filter(pl.col("timestamped") | ~pl.col("start_known"))
-        .select("as_of", *QUOTE_COLUMNS)
-        .sort("as_of", "game_id", "market", "book")
-        .collect()
-    )
-
-
 def _quote_schema() -> dict[str, pl.DataType]:
-    return {
-        "game_id": pl.String(),
-        "book": pl.String(),
-        "market": pl.String(),
-        "line": pl.Float64(),
-        "price_a": pl.Int64(),
-        "price_b": pl.Int64(),
-        "fair_a": pl.Float64(),
-        "observed_at": TIMESTAMP,
-    }
+    return {c: OFFER_SCHEMA[c] for c in QUOTE_COLUMNS}
 
 
 _CLOSE_SCHEMA: dict[str, pl.DataType] = {
@@ -352,7 +322,7 @@ def closing_line_value(bets: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame
     The close is the bet's own book at the same line when it has one, else SBRO's at the same
     line; no comparable close leaves the three null.
     """
-    side_a = pl.col("side").is_in(["home", "over"])
+    side_a = pl.col("side").is_in(A_SIDES)
     own = closes.rename({"line": "_own_line", "close_fair_a": "_own_fair"})
     sbro = (
         closes.filter(pl.col("book") == SBRO_BOOK)
@@ -461,19 +431,14 @@ def model_probabilities(
     return pl.concat(frames)
 
 
-# Probabilities handed to the staking policy stay strictly inside (0, 1).
-_P_CLIP = 1e-6
-
-
 class ModelStrategy:
-    """Bet where a model's probability beats an offered price, sized by the staking policy.
+    """Bet where a model's probability beats an offered price, by the one betting rule.
 
-    For every offered quote of a modelled market, both sides are candidates (side a with the
-    model's probability, side b with its complement: at a whole-number total the model's
-    probability is conditional on no push, which is what Kelly needs when a push returns the
-    stake). Per game, market and side the book with the largest edge is kept; the slate is then
-    sized by :func:`mlbedge.betting.kelly.size_slate` on the bankroll, with the exposure cap
-    reduced by what earlier rounds still have at stake.
+    Each round, every offered quote of a modelled market is priced by the market's model at the
+    quote's own line (:func:`model_probabilities`) and handed to
+    :class:`mlbedge.betting.strategy.BetRule` (both sides, the edge, the best book per side, the
+    slate sized by the staking policy with the exposure cap reduced by what earlier rounds still
+    have at stake) -- the rule the API's recommendations follow too.
     """
 
     def __init__(self, models: Mapping[str, ProbabilityModel], policy: StakingPolicy | None = None) -> None:
@@ -482,51 +447,22 @@ class ModelStrategy:
             raise ValueError(f"models for unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
         self.models = dict(models)
         self.policy = policy or StakingPolicy()
+        self.rule = BetRule(self.policy)
 
     def candidates(self, context: Context) -> pl.DataFrame:
         """Both sides of every modelled quote: ``game_id, market, side, book, line, odds, probability, edge``."""
         priced = model_probabilities(self.models, context.quotes, context.features)
-        first, second = (
-            pl.when(pl.col("market") == "total").then(pl.lit(s)).otherwise(pl.lit(h))
-            for s, h in (("over", "home"), ("under", "away"))
-        )
-        p_a = pl.col("p_a").clip(_P_CLIP, 1.0 - _P_CLIP)
-        sides = pl.concat(
-            [
-                priced.select(
-                    "game_id", "market", first.alias("side"), "book", "line",
-                    pl.col("price_a").alias("odds"), p_a.alias("probability"),
-                ),
-                priced.select(
-                    "game_id", "market", second.alias("side"), "book", "line",
-                    pl.col("price_b").alias("odds"), (1.0 - p_a).alias("probability"),
-                ),
-            ]
-        )  # fmt: skip
-        decimal = np.asarray(american_to_decimal(sides["odds"].cast(pl.Float64).to_numpy()), dtype=np.float64)
-        return sides.with_columns(edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0)
+        return self.rule.candidates(priced).drop("observed_at")
 
     def __call__(self, context: Context) -> pl.DataFrame:
         """The round's bets."""
-        room = self.policy.max_exposure - (
-            context.pending_stake / context.bankroll if context.bankroll > 0 else 1.0
-        )
-        if context.quotes.is_empty() or context.cash <= 0 or room <= 1e-9:
+        if context.quotes.is_empty():
             return empty_bets()
-        sides = self.candidates(context)
-        if sides.is_empty() or not (sides["edge"] > max(self.policy.min_edge, 0.0)).any():
+        priced = model_probabilities(self.models, context.quotes, context.features)
+        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
+        if decision.bets.is_empty():
             return empty_bets()
-        # Price shopping: the best book per side; ties go to the first book by name.
-        best = sides.sort(["edge", "book"], descending=[True, False]).unique(
-            ["game_id", "market", "side"], keep="first", maintain_order=True
-        )
-        policy = self.policy.model_copy(update={"max_exposure": room})
-        sized = size_slate(
-            best.select("game_id", "market", "side", "probability", "odds", "book", "line"),
-            context.bankroll,
-            policy,
-        )
-        return sized.filter(pl.col("stake") > 0.0).select(*BET_COLUMNS, "probability", "edge")
+        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -569,8 +505,8 @@ def _check_bets(bets: pl.DataFrame, context: Context) -> pl.DataFrame:
         how="left",
     )
     offered_price = (
-        pl.when(pl.col("side").is_in(["home", "over"])).then(pl.col("price_a"))
-        .when(pl.col("side").is_in(["away", "under"])).then(pl.col("price_b"))
+        pl.when(pl.col("side").is_in(A_SIDES)).then(pl.col("price_a"))
+        .when(pl.col("side").is_in(B_SIDES)).then(pl.col("price_b"))
     )  # fmt: skip
     side_ok = (
         pl.when(pl.col("market") == "total")
