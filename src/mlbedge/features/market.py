@@ -37,7 +37,7 @@ from mlbedge.features.prices import (
     quotes_at_cutoff,
     sbro_open_snapshots,
 )
-from mlbedge.features.registry import Family, Feature
+from mlbedge.features.spec import Family, Feature
 
 __all__ = [
     "BANDS", "FEATURES", "MARKETS", "MAX_OVERROUND", "MIN_OVERROUND", "PINNACLE_SCHEMA", "QUOTE_SCHEMA",
