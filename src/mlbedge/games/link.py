@@ -170,14 +170,23 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
     )
 
 
-def _pair(sbro: pl.DataFrame, other: pl.DataFrame, other_num: str, pitchers: tuple[str, str]) -> pl.DataFrame:
-    """SBRO games paired with ``other``'s games: columns sbro key + ``other_num`` + agreement."""
-    if sbro.is_empty() or other.is_empty():
-        key_schema = {"date": pl.Date, "away_team_id": pl.Int64, "home_team_id": pl.Int64}
-        return pl.DataFrame(schema={**key_schema, "dh_index": pl.Int64, other_num: pl.Int64})
+def _pair(
+    left: pl.DataFrame,
+    other: pl.DataFrame,
+    other_num: str,
+    pitchers: tuple[str, str],
+    left_id: str = "dh_index",
+) -> pl.DataFrame:
+    """``left``'s games paired with ``other``'s: columns key + ``left_id`` + ``other_num``.
+
+    ``left`` carries scores and SBRO-style pitcher keys (``away_pitcher``/``home_pitcher``);
+    ``other`` carries scores and full pitcher names in the ``pitchers`` columns.
+    """
+    if left.is_empty() or other.is_empty():
+        return pl.DataFrame(schema={**_KEY_SCHEMA, left_id: pl.Int64, other_num: pl.Int64})
     away_p, home_p = pitchers
-    candidates = sbro.select(
-        [*_KEY, "dh_index", "away_score", "home_score", "away_pitcher", "home_pitcher"]
+    candidates = left.select(
+        [*_KEY, left_id, "away_score", "home_score", "away_pitcher", "home_pitcher"]
     ).join(
         other.select([*_KEY, other_num, "away_score", "home_score", away_p, home_p]).rename(
             {"away_score": "o_away", "home_score": "o_home", away_p: "o_ap", home_p: "o_hp"}
@@ -191,7 +200,7 @@ def _pair(sbro: pl.DataFrame, other: pl.DataFrame, other_num: str, pitchers: tup
         + _pitcher_agrees(pl.col("home_pitcher"), _surname_key(pl.col("o_hp"))).cast(pl.Int32)
     )
     candidates = candidates.with_columns(agreement=agreement)
-    return _assign(candidates, "dh_index", other_num).select([*_KEY, "dh_index", other_num])
+    return _assign(candidates, left_id, other_num).select([*_KEY, left_id, other_num])
 
 
 def _null_suspect_prices(sbro: pl.DataFrame) -> pl.DataFrame:
@@ -227,11 +236,10 @@ def build_games(
     pinnacle = _conform(pinnacle, _PIN_SCHEMA)
     sbro = _null_suspect_prices(sbro)
     s_r = _pair(sbro, retro, "game_num", ("away_starter_name", "home_starter_name"))
-    s_p = _pair(sbro, pinnacle, "doubleheader_game", ("away_pitcher", "home_pitcher"))
 
-    # Start from SBRO, then add what only Retrosheet or only Pinnacle has.
-    base = sbro.join(s_r, on=[*_KEY, "dh_index"], how="left").join(s_p, on=[*_KEY, "dh_index"], how="left")
-    base = base.with_columns(in_sbro=pl.lit(True))
+    # SBRO and Retrosheet first (the spine), then Pinnacle against the spine as a whole, so a game
+    # SBRO lacks but the other two have (a doubleheader's first game) is still one game.
+    base = sbro.join(s_r, on=[*_KEY, "dh_index"], how="left").with_columns(in_sbro=pl.lit(True))
     r = retro.rename(
         {
             "away_score": "r_away_score",
@@ -248,12 +256,25 @@ def build_games(
             "home_pitcher": "p_home_pitcher",
         }
     ).with_columns(in_pinnacle=pl.lit(True))
-    linked = base.join(r, on=[*_KEY, "game_num"], how="full", coalesce=True) if not r.is_empty() else base
-    linked = (
-        linked.join(p, on=[*_KEY, "doubleheader_game"], how="full", coalesce=True)
-        if not p.is_empty()
-        else linked
+    spine = base.join(r, on=[*_KEY, "game_num"], how="full", coalesce=True).with_row_index("_spine")
+    s_p = _pair(
+        spine.with_columns(
+            _spine=pl.col("_spine").cast(pl.Int64),
+            # The box score's result and starters where Retrosheet has the game, else SBRO's.
+            away_score=pl.coalesce("r_away_score", "away_score"),
+            home_score=pl.coalesce("r_home_score", "home_score"),
+            away_pitcher=pl.coalesce("away_pitcher", _surname_key(pl.col("r_away_starter"))),
+            home_pitcher=pl.coalesce("home_pitcher", _surname_key(pl.col("r_home_starter"))),
+        ),
+        pinnacle,
+        "doubleheader_game",
+        ("away_pitcher", "home_pitcher"),
+        left_id="_spine",
     )
+    spine = spine.with_columns(pl.col("_spine").cast(pl.Int64)).join(
+        s_p.select("_spine", "doubleheader_game"), on="_spine", how="left"
+    )
+    linked = spine.join(p, on=[*_KEY, "doubleheader_game"], how="full", coalesce=True).drop("_spine")
     for column in ("in_sbro", "in_retrosheet", "in_pinnacle"):
         if column not in linked.columns:
             linked = linked.with_columns(pl.lit(False).alias(column))
@@ -342,8 +363,40 @@ def build_games(
         *[pl.col(c) if c in linked.columns else pl.lit(None).alias(c) for c in _SBRO_ODDS],
         "in_sbro", "in_retrosheet", "in_pinnacle", "sbro_dh_index", "pin_game_no", "flags",
     ).sort("date", "game_id")  # fmt: skip
-    mismatches = _mismatches(linked)
+    games, duplicates = _one_row_per_game(games)
+    mismatches = pl.concat([_mismatches(linked), duplicates]).sort("game_id", "kind")
     return _merge_live(games, live), mismatches
+
+
+def _one_row_per_game(games: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep one row per ``game_id`` (the one most sources agree on) and report the others.
+
+    Two records that share a date, teams and game number but could not be paired (a source listing
+    a game twice, a doubleheader number no other source confirms) must not reach the table as two
+    games: the better-linked one is kept and the rest named in the link report.
+    """
+    n_sources = (
+        pl.col("in_sbro").cast(pl.Int8)
+        + pl.col("in_retrosheet").cast(pl.Int8)
+        + pl.col("in_pinnacle").cast(pl.Int8)
+    )
+    ranked = games.with_columns(_n=n_sources).sort(
+        ["game_id", "_n"], descending=[False, True], maintain_order=True
+    )
+    first = pl.int_range(pl.len()).over("game_id") == 0
+    dropped = ranked.filter(~first).select(
+        "game_id",
+        kind=pl.lit("duplicate_game"),
+        detail=pl.format(
+            "a second record of this game could not be paired (sbro={}, retrosheet={}, pinnacle={}); not kept",
+            "in_sbro",
+            "in_retrosheet",
+            "in_pinnacle",
+        ),
+    )
+    return ranked.filter(first).drop("_n").sort("date", "game_id"), dropped.unique(
+        subset=["game_id"], keep="first"
+    )
 
 
 def _merge_live(games: pl.DataFrame, live: pl.DataFrame | None) -> pl.DataFrame:
