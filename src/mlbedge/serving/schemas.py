@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from mlbedge.skill import Gate
+
 # ``YYYYMMDD-AWY-HOM-N``: the local date, the MLB abbreviations of the away and home team, and the
 # game number (0 single game, 1/2 doubleheader). Anything else is malformed (422), never a lookup.
 GAME_ID_PATTERN = r"^[0-9]{8}-[A-Z]{2,3}-[A-Z]{2,3}-[0-2]$"
@@ -226,6 +228,13 @@ class MarketGate(_Out):
         default=1.0,
         description="The model's share, on the logit scale, of the probability bet on (the rest: the price).",
     )
+
+    def as_gate(self, market: str) -> Gate:
+        """The gate the betting rule applies."""
+        ci = (self.ci[0], self.ci[1]) if self.ci and len(self.ci) == 2 else None
+        return Gate(
+            market, self.passed, self.reason, self.seasons, self.difference, ci, self.n_games, self.weight
+        )
 
 
 class RecommendationsResponse(_Out):

@@ -35,8 +35,8 @@ import numpy.typing as npt
 import polars as pl
 from sklearn.base import BaseEstimator
 
-from mlbedge.betting.metrics import log_loss
-from mlbedge.betting.skill import Gate, skill_gate
+from mlbedge.scoring import log_loss
+from mlbedge.skill import Gate, skill_gate
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
 from mlbedge.training.targets import Target, model_columns

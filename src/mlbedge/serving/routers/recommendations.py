@@ -83,13 +83,17 @@ def recommend_slate(
     served = {g for g in games["game_id"].to_list()} if not games.is_empty() else set()
     rows = [r for r in rows if r.game_id in served]
     gates = market_gates(models)
-    closed = [m for m, g in gates.items() if not g.passed] if state.settings.recommend_skill_gate else []
-    if closed:  # a market whose gate failed is not priced at all: it places no bet
-        offers = offers.filter(~pl.col("market").is_in(closed))
+    # The rule applies the champions' gates as the backtest does (unless switched off).
     gated = state.settings.recommend_skill_gate
-    weights = {m: g.weight for m, g in gates.items() if g.passed} if gated else None
-    max_edge = state.settings.recommend_max_edge if gated else None
-    slate = recommend(models, rows, offers, bankroll, policy, weights=weights, max_edge=max_edge)
+    slate = recommend(
+        models,
+        rows,
+        offers,
+        bankroll,
+        policy,
+        gates={m: g.as_gate(m) for m, g in gates.items()} if gated else None,
+        max_edge=state.settings.recommend_max_edge if gated else None,
+    )
     # The rule prices in the tables' home-handicap form; a bettor reads each side's own line.
     described = (
         describe_bets(slate.bets.with_columns(pl.col("odds").cast(pl.Int64))) if slate.bets.height else None
