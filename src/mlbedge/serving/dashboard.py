@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import NoChampionError
+from mlbedge.serving.slate_cards import slate_cards
 from mlbedge.settings import Settings
 from mlbedge.store.base import StoreError
 
@@ -185,11 +186,15 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     from mlbedge.serving.predict import predict_rows
     from mlbedge.serving.routers.predictions import to_predictions
     from mlbedge.serving.routers.recommendations import recommend_slate
-    from mlbedge.serving.slate import games_on
+    from mlbedge.serving.slate import games_on, offered_prices
+    from mlbedge.serving.slate_cards import starters
 
     notices: list[str] = []
     with state.connection() as conn:
         games = games_on(conn, day, state.settings.cutoff_minutes)
+        # The cards: each game's starters and the prices in force at its cutoff, every book.
+        pitchers = starters(conn, games["game_id"].to_list())
+        offers = offered_prices(conn, games)
         try:
             alerts = list_alerts(conn, limit=20)
         except Exception as exc:  # monitoring not set up yet: the page still shows the slate
@@ -214,6 +219,8 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
         notices.append(f"no features of {day} in the online store: run `mlbedge pipeline run --date {day}`")
     return {
         "games": games,
+        "pitchers": pitchers,
+        "offers": offers,
         "predictions": predictions,
         "recommendation": recommendation,
         "alerts": alerts,
@@ -278,6 +285,8 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         else '<p class="muted" id="alerts-none">No open alerts.</p>'
     )
     total = data["recommendation"].total_stake if data["recommendation"] is not None else 0.0
+    gates = data["recommendation"].gates if data["recommendation"] is not None else {}
+    cards = slate_cards(data["games"], data["pitchers"], data["offers"], bets, gates)
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(
         date=day.isoformat(),
@@ -294,6 +303,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         bet_rows="\n".join(bet_rows)
         or '<tr><td colspan="9" class="text muted" id="no-bets">No bets.</td></tr>',
         backtest=_backtest_html(load_backtest(state.settings)),
+        cards=cards,
         alerts=alerts_html,
     )
 
