@@ -70,7 +70,19 @@ def test_slate_cards_show_what_a_bettor_needs_at_desktop_and_phone_width(
     with headless_chromium("1280,1000") as browser:
         browser.get(f"{slate_app.url}/?date={DAY}&bankroll={BANKROLL}")
         cards = _cards(browser)
+        reasons = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#gates li')).map("
+            "function (li) { return [li.dataset.market, li.textContent.trim()]; });"
+        )
+        marks = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#cards .gate')).map("
+            "function (g) { return g.textContent.trim(); });"
+        )
         browser.save_screenshot(str(tmp_path / "slate_desktop.png"))
+    # Each market's gate in full once; on the cards its record in a few words. The session's app
+    # runs with the gate switched off, and the cards say so rather than "no bets".
+    assert dict(reasons) == {m: g["reason"] for m, g in recs["gates"].items()}
+    assert recs["gates_applied"] is False and marks and all(m.startswith("gate off: ") for m in marks)
     assert len(cards) == len(games) == 15
     starts = [games[c["game"]][0] for c in cards]
     assert starts == sorted(starts)  # in order of first pitch

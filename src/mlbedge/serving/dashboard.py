@@ -285,8 +285,10 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         else '<p class="muted" id="alerts-none">No open alerts.</p>'
     )
     total = data["recommendation"].total_stake if data["recommendation"] is not None else 0.0
-    gates = data["recommendation"].gates if data["recommendation"] is not None else {}
-    cards = slate_cards(data["games"], data["pitchers"], data["offers"], bets, gates)
+    recommendation = data["recommendation"]
+    gates = recommendation.gates if recommendation is not None else {}
+    applied = recommendation.gates_applied if recommendation is not None else True
+    cards = slate_cards(data["games"], data["pitchers"], data["offers"], bets, gates, applied)
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(
         date=day.isoformat(),

@@ -254,6 +254,10 @@ class RecommendationsResponse(_Out):
         default_factory=dict,
         description="Per served market its skill gate; a market whose gate failed places no bet.",
     )
+    gates_applied: bool = Field(
+        default=True,
+        description="Whether the gates decided the bets (false: switched off, every market bets).",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -79,6 +79,13 @@ def best_prices(offers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def gate_record(gate: Any) -> str:
+    """A gate's record in a few words: ``log loss +0.0004 vs the price [+0.0000, +0.0008]``."""
+    if gate.difference is None or not gate.ci:
+        return "no priced out-of-sample record"
+    return f"log loss {gate.difference:+.4f} vs the price [{gate.ci[0]:+.4f}, {gate.ci[1]:+.4f}]"
+
+
 def _price(odds: int | None) -> str:
     return "" if odds is None else f"{odds:+d}"
 
@@ -109,6 +116,7 @@ def game_card(
     prices: pl.DataFrame,
     bets: Sequence[Any],
     gates: Mapping[str, Any],
+    applied: bool = True,
 ) -> str:
     """One game's card (see the module notes)."""
     gid = html.escape(str(game["game_id"]))
@@ -135,10 +143,13 @@ def game_card(
         gate = gates.get(market)
         verdict = ""
         if gate is not None:
-            mark, cls = ("✓ bets", "ok") if gate.passed else ("✗ no bets", "no")
+            if not applied:
+                mark, cls = ("gate off", "off")
+            else:
+                mark, cls = ("✓ bets", "ok") if gate.passed else ("✗ no bets", "no")
             verdict = (
                 f'<div class="gate {cls}" data-market="{market}" title="{html.escape(gate.reason)}">'
-                f"{mark}: {html.escape(gate.reason)}</div>"
+                f"{mark}: {html.escape(gate_record(gate))}</div>"
             )
         rows.append(
             f'<div class="market" data-market="{market}"><div class="mname">{MARKET_NAMES[market]}</div>'
@@ -164,8 +175,9 @@ def slate_cards(
     offers: pl.DataFrame,
     bets: Sequence[Any],
     gates: Mapping[str, Any],
+    applied: bool = True,
 ) -> str:
-    """Every game's card, in order of first pitch."""
+    """Every game's card, in order of first pitch, after each market's gate in full."""
     if games.is_empty():
         return '<p class="muted" id="cards-none">No games on this date.</p>'
     prices = best_prices(offers)
@@ -175,8 +187,14 @@ def slate_cards(
     cards = [
         game_card(
             game, pitchers.get(game["game_id"]), prices.filter(pl.col("game_id") == game["game_id"]),
-            by_game.get(game["game_id"], []), gates,
+            by_game.get(game["game_id"], []), gates, applied,
         )
         for game in games.sort("start_time_utc", "game_id", nulls_last=True).iter_rows(named=True)
     ]  # fmt: skip
-    return f'<div class="cards" id="cards">{"".join(cards)}</div>'
+    reasons = "".join(
+        f'<li class="gate-reason {"ok" if g.passed else "no"}" data-market="{m}">{html.escape(g.reason)}</li>'
+        for m, g in gates.items()
+    )
+    off = "" if applied else ' <span class="muted">(switched off: every market bets)</span>'
+    head = f'<div id="gates"><b>Skill gate</b>{off}<ul>{reasons}</ul></div>' if reasons else ""
+    return f'{head}<div class="cards" id="cards">{"".join(cards)}</div>'

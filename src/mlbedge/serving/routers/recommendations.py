@@ -138,6 +138,7 @@ def recommend_slate(
         degraded=read.degraded,
         unavailable=dict(models.unavailable),
         gates=gates,
+        gates_applied=gated,
     )
     return body
 
