@@ -96,7 +96,7 @@ def test_health_and_ready_name_every_component(app: ServedApp) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True and body["missing"] == [] and body["degraded"] is False
-    assert set(body["checks"]) == {"postgresql", "redis", "model"}
+    assert set(body["checks"]) == {"postgresql", "redis", "model", "online_store"}
     assert all(check["ok"] for check in body["checks"].values())
     assert "moneyline" in body["checks"]["model"]["detail"]
 
