@@ -143,6 +143,33 @@ class Settings(BaseSettings):
         default=1200, ge=0, description="Requests per client per window on /v1 (0: no limit)."
     )
     rate_limit_window_seconds: float = Field(default=60.0, gt=0, description="The rate limit's window.")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated API keys: a request sending one of them (X-API-Key) is limited "
+        "under that key; every other request under its address, whatever key it sends.",
+    )
+    admin_failure_limit: int = Field(
+        default=5, ge=1, description="Failed admin authentications per address per window before 429."
+    )
+    admin_failure_window_seconds: float = Field(
+        default=300.0, gt=0, description="The window of the admin failure limit."
+    )
+    serve_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection that has not sent a request's headers in this time is closed.",
+    )
+    serve_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request body that stalls for this long is answered 408."
+    )
+    serve_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
+    )
+    serve_trusted_proxies: str | None = Field(
+        default=None,
+        description="Comma-separated proxy addresses whose X-Forwarded-For names the client "
+        "(unset: the connection's address is the client, headers are not trusted).",
+    )
     serve_registry_timeout_seconds: float = Field(
         default=3.0,
         gt=0,

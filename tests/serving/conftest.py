@@ -274,13 +274,20 @@ class ServedApp:
 
     def __init__(self, settings: Settings) -> None:
         from mlbedge.serving.app import create_app
+        from mlbedge.serving.limits import uvicorn_options
 
         self.settings = settings
         self.app = create_app(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            **uvicorn_options(settings),  # the server side as `mlbedge serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
