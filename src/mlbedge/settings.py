@@ -77,12 +77,32 @@ class Settings(BaseSettings):
     sbd_feeds_base_url: str = Field(
         default="https://srfeeds.sportsbettingdime.com", description="SBD Sportradar-feed splits."
     )
-    http_timeout_seconds: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    http_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Total time of one request attempt: connect, headers and the whole body.",
+    )
     http_max_retries: int = Field(default=4, ge=0, description="Retries on 429, 5xx and timeouts.")
     http_backoff_seconds: float = Field(
-        default=2.0, ge=0, description="First retry delay, doubled each time."
+        default=2.0, ge=0, description="First retry delay, doubled each time (with jitter)."
     )
-    http_backoff_max_seconds: float = Field(default=120.0, ge=0, description="Longest wait between retries.")
+    http_backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest wait between retries.")
+    http_retry_after_max_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest Retry-After honoured; a source asking more is not retried this pass.",
+    )
+    http_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest response body accepted (larger ones are refused).",
+    )
+    http_source_budget_seconds: float = Field(
+        default=25.0,
+        gt=0,
+        description="Time one source may take in an ingest pass, requests and retries together; "
+        "sources are fetched concurrently, so a pass takes about the slowest source's budget at most.",
+    )
     http_user_agent: str = Field(
         default="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
         description="User-Agent sent to every source.",

@@ -251,6 +251,8 @@ def app_settings(
         "store_key_prefix": online.prefix,
         "mlflow_tracking_uri": registered.tracking_uri,
         "model_name_prefix": registered.prefix,
+        # Many tests send wrong admin tokens from one address: only the test of that limit sets it.
+        "admin_failure_limit": 100_000,
         **overrides,
     }
     return base_settings(home, **values)

@@ -25,11 +25,24 @@ def _ratelimit_keys(prefix: str, kind: str = "ratelimit") -> list[bytes]:
         client.close()
 
 
+def _delete(keys: list[bytes]) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.delete(*keys)
+    finally:
+        client.close()
+
+
 def test_fresh_random_api_keys_are_limited_like_one_client(
     serve: Callable[[Settings], ServedApp], make_settings: Callable[..., Settings]
 ) -> None:
     configured = f"known-{uuid.uuid4().hex}"
-    settings = make_settings(rate_limit_requests=50, rate_limit_window_seconds=120, api_keys=configured)
+    settings = make_settings(
+        rate_limit_requests=50,
+        rate_limit_window_seconds=3600,
+        api_keys=configured,
+        store_key_prefix=f"mlbedge_test_lim_{uuid.uuid4().hex[:8]}",  # counters of this test alone
+    )
     app = serve(settings)
     with app.client() as c:
         statuses = [
@@ -42,12 +55,18 @@ def test_fresh_random_api_keys_are_limited_like_one_client(
     # One counter for the address and one for the configured key: no key per random header.
     keys = _ratelimit_keys(settings.store_key_prefix)
     assert len(keys) == 2 and sum(k.split(b":")[-2] == b"ip" for k in keys) == 1
+    _delete(keys)
 
 
 def test_admin_failures_are_limited_per_address(
     serve: Callable[[Settings], ServedApp], make_settings: Callable[..., Settings]
 ) -> None:
-    settings = make_settings(admin_failure_limit=3, admin_failure_window_seconds=60, rate_limit_requests=0)
+    settings = make_settings(
+        admin_failure_limit=3,
+        admin_failure_window_seconds=60,
+        rate_limit_requests=0,
+        store_key_prefix=f"mlbedge_test_adm_{uuid.uuid4().hex[:8]}",  # counters of this test alone
+    )
     app = serve(settings)
     with app.client() as c:
         guesses = [
@@ -61,7 +80,9 @@ def test_admin_failures_are_limited_per_address(
     assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 60
     assert "too many failed authentications" in blocked.json()["detail"]
     assert right.status_code == 429
-    assert len(_ratelimit_keys(settings.store_key_prefix, "adminfail")) == 1
+    keys = _ratelimit_keys(settings.store_key_prefix, "adminfail")
+    assert len(keys) == 1
+    _delete(keys)
 
 
 def _connect(app: ServedApp) -> socket.socket:
