@@ -13,16 +13,17 @@ import pytest
 from mlbedge.domain.odds import fair_two_way
 from mlbedge.domain.teams import by_mlb_id
 from mlbedge.features import team
-from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.asof import TIMESTAMP
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.pitcher import starter_key
 from mlbedge.features.registry import Family, registry
 from tests.features.conftest import CUTOFF
+from tests.features.oracle import observation_times
 
 
 @pytest.fixture(scope="module")
 def games(real_inputs: FeatureInputs) -> pl.DataFrame:
-    clock = game_clock(real_inputs.games.lazy(), CUTOFF).collect()
+    clock = observation_times(real_inputs.games, CUTOFF)
     return real_inputs.games.join(clock, on="game_id")
 
 

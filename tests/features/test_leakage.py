@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlbedge.features import market
-from mlbedge.features.asof import game_clock
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.registry import Family, registry
 from mlbedge.features.validation import LeakageError, validate_features
 from tests.features.conftest import CUTOFF
 from tests.features.leakage import CLOSING, SBRO_RUN_LINE, alter_after, as_of, assert_same_rows, poison_labels
+from tests.features.oracle import observation_times
 
 EXAMPLES = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -124,7 +124,7 @@ def test_poisoned_final_scores_change_no_game_whose_cutoff_precedes_them(
     every score from a day on: every game whose as_of precedes the first poisoned score's
     observation is unchanged -- and later games do change (the poison reached the pipeline)."""
     games = real_inputs.games
-    clock = game_clock(games.lazy(), CUTOFF).collect()
+    clock = observation_times(games, CUTOFF)
     rng = np.random.default_rng(day.toordinal())
     late = pl.col("date") >= day
     poisoned = games.with_columns(
@@ -200,7 +200,7 @@ def test_an_unknown_start_counts_only_results_observed_by_local_midnight(
     record counts exactly its results observed by then (earlier dates only). Recounted here
     independently of the pipeline for every 2015 game."""
     games = real_inputs.games
-    clock = game_clock(games.lazy(), CUTOFF).collect()
+    clock = observation_times(games, CUTOFF)
     season = baseline.filter(pl.col("season") == 2015)
     assert not season["start_known"].any()
     assert season.join(clock, on="game_id").filter(pl.col("as_of") != pl.col("day_start")).is_empty()
