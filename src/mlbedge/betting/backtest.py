@@ -99,6 +99,8 @@ GAMES_SCHEMA: dict[str, pl.DataType] = {
     "pin_game_no": pl.Int64(),
     "home_score": pl.Int64(),
     "away_score": pl.Int64(),
+    # A suspended game settles when it was completed (the clock's result_observed_at).
+    "completion_date": pl.Date(),
     "home_ml_open": pl.Int64(),
     "away_ml_open": pl.Int64(),
     "total_open": pl.Float64(),

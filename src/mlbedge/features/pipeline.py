@@ -4,7 +4,8 @@
 :mod:`mlbedge.features.io`). Its first step decides what any feature may read at all:
 
 - the **schedule** (pre-game facts, a whitelist of curated.games columns),
-- the **results** (the two scores, each tagged with when it is observed: end of local date),
+- the **results** (the two scores, each tagged with when it is observed: end of local date, or of
+  the completion date for a suspended game),
 - the **opening prices** (SBRO open, observed at the start of the local date),
 - time-stamped **snapshots** (Pinnacle lines, live quotes, live splits).
 
@@ -56,7 +57,14 @@ OPENING_COLUMNS: dict[str, pl.DataType] = {
     "under_odds_open": pl.Int64(),
 }
 RESULT_COLUMNS: dict[str, pl.DataType] = {"home_score": pl.Int64(), "away_score": pl.Int64()}
-GAME_COLUMNS: dict[str, pl.DataType] = {**SCHEDULE_COLUMNS, **OPENING_COLUMNS, **RESULT_COLUMNS}
+# When a result is observed: a suspended game's completion date (read by the clock only).
+RESULT_TIME_COLUMNS: dict[str, pl.DataType] = {"completion_date": pl.Date()}
+GAME_COLUMNS: dict[str, pl.DataType] = {
+    **SCHEDULE_COLUMNS,
+    **OPENING_COLUMNS,
+    **RESULT_COLUMNS,
+    **RESULT_TIME_COLUMNS,
+}
 
 META_COLUMNS: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -159,7 +167,10 @@ def build_features(
     )
     results = (
         games.select("game_id", *RESULT_COLUMNS)
-        .join(clock.select("game_id", pl.col("result_observed_at").alias("observed_at")), on="game_id")
+        .join(
+            clock.select("game_id", "result_date", pl.col("result_observed_at").alias("observed_at")),
+            on="game_id",
+        )
         .collect()
         .lazy()
     )

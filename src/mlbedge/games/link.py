@@ -127,7 +127,7 @@ def _load_staging(conn: psycopg.Connection) -> tuple[pl.DataFrame, pl.DataFrame,
     retro = fetch_frame(
         conn,
         """SELECT date, away_team_id, home_team_id, game_num, day_night, away_score, home_score,
-                  away_starter_id, away_starter_name, home_starter_id, home_starter_name
+                  away_starter_id, away_starter_name, home_starter_id, home_starter_name, completion_date
            FROM staging.retrosheet_games""",
     )
     pinnacle = fetch_frame(
@@ -149,7 +149,7 @@ _SBRO_SCHEMA = {
 _RETRO_SCHEMA = {
     **_KEY_SCHEMA, "game_num": pl.Int64, "day_night": pl.String, "away_score": pl.Int64,
     "home_score": pl.Int64, "away_starter_id": pl.String, "away_starter_name": pl.String,
-    "home_starter_id": pl.String, "home_starter_name": pl.String,
+    "home_starter_id": pl.String, "home_starter_name": pl.String, "completion_date": pl.Date,
 }  # fmt: skip
 _PIN_SCHEMA = {
     **_KEY_SCHEMA, "pin_game_no": pl.Int64, "doubleheader_game": pl.Int64,
@@ -281,7 +281,14 @@ def build_games(
     linked = linked.with_columns(
         pl.col(c).fill_null(False) for c in ("in_sbro", "in_retrosheet", "in_pinnacle")
     )
-    for column in ("game_num", "doubleheader_game", "day_night", "start_time_utc", "pin_game_no"):
+    for column in (
+        "game_num",
+        "doubleheader_game",
+        "day_night",
+        "start_time_utc",
+        "pin_game_no",
+        "completion_date",
+    ):
         if column not in linked.columns:
             linked = linked.with_columns(pl.lit(None).alias(column))
     for column in (
@@ -362,6 +369,8 @@ def build_games(
         else pl.lit(None, pl.String).alias("away_starter_hand"),
         *[pl.col(c) if c in linked.columns else pl.lit(None).alias(c) for c in _SBRO_ODDS],
         "in_sbro", "in_retrosheet", "in_pinnacle", "sbro_dh_index", "pin_game_no", "flags",
+        # A suspended game's completion date: its result is observed only then.
+        pl.col("completion_date").cast(pl.Date),
     ).sort("date", "game_id")  # fmt: skip
     games, duplicates = _one_row_per_game(games)
     mismatches = pl.concat([_mismatches(linked), duplicates]).sort("game_id", "kind")

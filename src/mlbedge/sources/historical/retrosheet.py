@@ -7,7 +7,8 @@ fields in double quotes (and a quoted field may hold commas, e.g. ``completion``
 
 What is kept: the game's key (date, home team, ``game_num``), teams as MLB ids
 (``teams.codes("retrosheet")``) and as written, day/night, park, attendance, length, score, line
-scores, both starting pitchers (id and name), and every per-team batting, pitching and fielding
+scores, both starting pitchers (id and name), the date a suspended game was completed on
+(``completion_date``, from the completion field), and every per-team batting, pitching and fielding
 total (:data:`TEAM_STAT_FIELDS`) as the ``stats`` jsonb, keyed by field name (``{"v_ab": 36,
 ...}``). ``game_num`` is 0 for a single game, 1/2 for a doubleheader (the A/B of a three-team
 doubleheader map to 1/2). There is no start time: only D/N.
@@ -124,6 +125,7 @@ GAME_SCHEMA: dict[str, pl.DataType] = {
     "stats": pl.String(),  # JSON text; the column is jsonb
     "file_sha256": pl.String(),
     "file_row": pl.Int32(),
+    "completion_date": pl.Date(),  # a suspended game: the date it was finished (null otherwise)
 }
 
 
@@ -251,6 +253,12 @@ def _not_count(name: str, *, required: bool = False) -> pl.Expr:
     return (present & ~digits) | (~present if required else pl.lit(False))
 
 
+def _completion_date() -> pl.Expr:
+    """The date a suspended game was completed: the first of the completion field's parts
+    (``yyyymmdd,park,visitor runs,home runs,outs`` at the suspension)."""
+    return pl.col("completion").str.extract(r"^(\d{8})(?:,|$)").str.to_date("%Y%m%d", strict=False)
+
+
 def _typed(fields: pl.DataFrame) -> pl.DataFrame:
     """Every line typed, with ``reason`` saying why it is unusable (null when it is fine)."""
     codes = teams.codes(SOURCE)
@@ -277,6 +285,11 @@ def _typed(fields: pl.DataFrame) -> pl.DataFrame:
         _bad("v_score", _not_count("v_score", required=True), "is not a score"),
         _bad("h_score", _not_count("h_score", required=True), "is not a score"),
         _bad("day_night", ~pl.col("day_night").is_in(["D", "N"]).fill_null(True), "is not D or N"),
+        _bad(
+            "completion",
+            pl.col("completion").is_not_null() & _completion_date().is_null(),
+            "does not start with a yyyymmdd completion date",
+        ),
         *(
             _bad(name, _not_count(name), "is not a whole number")
             for name in (*COUNT_FIELDS, *TEAM_STAT_FIELDS)
@@ -321,5 +334,6 @@ def _games(valid: pl.DataFrame, raw: RawFile) -> pl.DataFrame:
         stats=pl.struct([_count(name).alias(name) for name in TEAM_STAT_FIELDS]).struct.json_encode(),
         file_sha256=pl.lit(raw.sha256),
         file_row=pl.col("row_number"),
+        completion_date=_completion_date(),
     )
     return games.sort("row_number").select(pl.col(name).cast(dtype) for name, dtype in GAME_SCHEMA.items())
