@@ -131,7 +131,9 @@ def test_elo_is_zero_sum_and_carries_over_regressed(games: pl.DataFrame, baselin
 
 
 def test_pitcher_rest_and_starts_match_a_recount(games: pl.DataFrame, baseline: pl.DataFrame) -> None:
-    keyed = games.with_columns(hk=starter_key(pl.col("home_starter")), ak=starter_key(pl.col("away_starter")))
+    keyed = games.with_columns(
+        hk=starter_key(pl.col("home_listed_starter")), ak=starter_key(pl.col("away_listed_starter"))
+    )
     starts = pl.concat(
         [
             keyed.select(

@@ -285,3 +285,24 @@ def test_same_day_results_in_two_time_zones_count_only_once_both_are_observed() 
         base["src_team_observed_at"].item() is None
         or base["src_team_observed_at"].item() <= base["as_of"].item()
     )
+
+
+def test_the_actual_starters_are_never_read(real_inputs: FeatureInputs, baseline: pl.DataFrame) -> None:
+    """RULE: the features read the starters LISTED before the game; who actually threw the first
+    pitch (the box score's starter) is known only after it. Swapped or deleted, the actual
+    starters change no feature; swapping the listed ones does (control)."""
+    games = real_inputs.games
+    assert games["home_starter"].null_count() < games.height
+    swapped = games.with_columns(home_starter=pl.col("away_starter"), away_starter=pl.col("home_starter"))
+    got = build_features(replace(real_inputs, games=swapped), cutoff_minutes=CUTOFF)
+    assert_same_rows(got, baseline, "features with the actual starters swapped")
+    got = build_features(
+        replace(real_inputs, games=games.drop("home_starter", "away_starter")), cutoff_minutes=CUTOFF
+    )
+    assert_same_rows(got, baseline, "features with the actual starters deleted")
+    listed = games.with_columns(
+        home_listed_starter=pl.col("away_listed_starter"), away_listed_starter=pl.col("home_listed_starter")
+    )
+    got = build_features(replace(real_inputs, games=listed), cutoff_minutes=CUTOFF)
+    pitcher = [f.name for f in registry().family(Family.PITCHER)]
+    assert not got.select(pitcher).equals(baseline.select(pitcher))

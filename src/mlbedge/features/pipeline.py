@@ -43,8 +43,9 @@ SCHEDULE_COLUMNS: dict[str, pl.DataType] = {
     "away_team_id": pl.Int64(),
     "start_time_utc": TIMESTAMP,
     "day_night": pl.String(),
-    "home_starter": pl.String(),
-    "away_starter": pl.String(),
+    # The starters listed before the game (the actual starter is a label, never read here).
+    "home_listed_starter": pl.String(),
+    "away_listed_starter": pl.String(),
     "home_starter_hand": pl.String(),
     "away_starter_hand": pl.String(),
     "pin_game_no": pl.Int64(),
@@ -159,8 +160,8 @@ def build_features(
     schedule = (
         games.select(*SCHEDULE_COLUMNS)
         .with_columns(
-            home_starter_key=pitcher.starter_key(pl.col("home_starter")),
-            away_starter_key=pitcher.starter_key(pl.col("away_starter")),
+            home_starter_key=pitcher.starter_key(pl.col("home_listed_starter")),
+            away_starter_key=pitcher.starter_key(pl.col("away_listed_starter")),
         )
         .collect()
         .lazy()
