@@ -312,22 +312,45 @@ def _mean(values: FloatArray) -> FloatArray:
     return values.mean(axis=1)
 
 
+def per_day(days: npt.ArrayLike, *columns: npt.ArrayLike) -> list[FloatArray]:
+    """Each column summed per day (days in sorted order): the blocks of a bootstrap over dates."""
+    _, codes = np.unique(np.asarray(days), return_inverse=True)
+    n_days = int(codes.max()) + 1 if codes.size else 0
+    return [np.bincount(codes, weights=np.asarray(c, dtype=np.float64), minlength=n_days) for c in columns]
+
+
 def roi_ci(
     profit: npt.ArrayLike,
     stake: npt.ArrayLike,
     *,
+    days: npt.ArrayLike | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """:func:`roi` with a bootstrap interval, each bet's profit and stake resampled together."""
+    """:func:`roi` with a bootstrap interval, each bet's profit and stake resampled together; with
+    ``days`` (one per bet) whole days are resampled, since bets of one day are not independent."""
+    if days is not None:
+        profit, stake = per_day(days, profit, stake)
     return bootstrap_ci(
         _ratio_of_sums, profit, stake, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
 
 
 def mean_ci(
-    values: npt.ArrayLike, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    values: npt.ArrayLike,
+    *,
+    days: npt.ArrayLike | None = None,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> Interval:
-    """The mean of ``values`` (for instance the CLV of each bet) with a bootstrap interval."""
+    """The mean of ``values`` (for instance the CLV of each bet) with a bootstrap interval; with
+    ``days`` (one per value) a block bootstrap over dates: same-day games share conditions and
+    news, so whole days are resampled and the mean is the ratio of the resampled sums."""
+    if days is not None:
+        sums, counts = per_day(days, values, np.ones(np.asarray(values).shape))
+        return bootstrap_ci(
+            _ratio_of_sums, sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
     return bootstrap_ci(_mean, values, n_resamples=n_resamples, confidence=confidence, seed=seed)
