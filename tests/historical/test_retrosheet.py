@@ -259,33 +259,3 @@ def test_garbage_lines_are_quarantined_and_good_lines_load(
         "SELECT game_num, file_row FROM staging.retrosheet_games WHERE date = '2015-10-10'"
     ).fetchone()
     assert game_a == (1, 2438)
-
-
-def test_a_suspended_games_completion_date_is_kept_and_a_bad_one_quarantined(
-    data_dir: Path, parsed: dict[int, tuple[pl.DataFrame, pl.DataFrame]]
-) -> None:
-    """The completion field ("20190906,OAK01,5,3,39") gives the date the game was finished;
-    every other game has none. A completion field that does not start with a date is refused."""
-    games = parsed[2019][0]
-    done = dict(
-        games.filter(pl.col("completion_date").is_not_null())
-        .select("home_code", "completion_date")
-        .iter_rows()
-    )
-    assert done == {
-        "DET": date(2019, 9, 6),
-        "CHA": date(2019, 5, 28),
-        "NYN": date(2019, 6, 14),
-        "BOS": date(2019, 8, 22),
-    }
-    line = next(
-        line
-        for line in log_file(data_dir, 2019).read_text().splitlines()
-        if line.startswith('"20190519","0","Sun","OAK"')
-    )
-    broken = line.replace('"20190906,OAK01,5,3,39"', '"0906,OAK01,5,3,39"')
-    good, bad = parse_retrosheet(RawFile(path=Path("GL2019.TXT"), content=f"{line}\n{broken}\n".encode()))
-    assert good["completion_date"].to_list() == [date(2019, 9, 6)]
-    assert bad["reason"].to_list() == [
-        "completion (field 14) '0906,OAK01,5,3,39' does not start with a yyyymmdd completion date"
-    ]

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 import polars as pl
 import psycopg
 
-from mlbedge.features import market
 from mlbedge.features.asof import game_clock
 from mlbedge.features.io import read_inputs
-from mlbedge.features.pipeline import OPENING_COLUMNS, conform
+from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, offered_quotes, priced
 
 ASOF_SCHEMA: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -37,21 +36,18 @@ TARGET_MARKETS: dict[str, str] = {"moneyline": "moneyline", "total": "total", "r
 
 def asof_probabilities(targets: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
     """Per game, market and line: the mean de-vigged probability of side a (home, over) over the
-    books whose quote is in force at ``as_of`` (:data:`ASOF_SCHEMA`).
+    books whose quote is offered at ``as_of`` (:func:`mlbedge.features.prices.offered_quotes`, the
+    backtest's and the API's rule), as :data:`ASOF_SCHEMA`.
 
     ``targets``: ``game_id, as_of, start_known``; ``snapshots``: priced market snapshots
-    (:func:`mlbedge.features.market.priced`), later ones included.
+    (:func:`mlbedge.features.prices.priced`), later ones included.
     """
-    if snapshots.is_empty() or targets.is_empty():
+    offered = offered_quotes(targets, snapshots)
+    if offered.is_empty():
         return pl.DataFrame(schema=ASOF_SCHEMA)
-    in_force = market.quotes_at_cutoff(targets.select("game_id", "as_of").lazy(), snapshots.lazy())
     return (
-        in_force.join(targets.select("game_id", "start_known").lazy(), on="game_id", how="inner")
-        # An untimed price (SBRO's open) is only quotable when the cutoff is the start of the day.
-        .filter(pl.col("timestamped") | ~pl.col("start_known"))
-        .group_by("game_id", "market", "line")
+        offered.group_by("game_id", "market", "line")
         .agg(pl.col("fair_a").mean().alias("market_asof"))
-        .collect()
         .select((pl.col(c).cast(t) for c, t in ASOF_SCHEMA.items()))
         .sort("game_id", "market", "line", nulls_last=True)
     )
@@ -67,26 +63,23 @@ def read_asof_probabilities(
     """:func:`asof_probabilities` of the feature rows' games, every price read from the database."""
     if features.is_empty():
         return pl.DataFrame(schema=ASOF_SCHEMA)
-    game_ids = features["game_id"].to_list()
-    inputs = read_inputs(conn, max_season=max(seasons) if seasons else None, line_games=game_ids)
+    inputs = read_inputs(
+        conn, max_season=max(seasons) if seasons else None, line_games=features["game_id"].to_list()
+    )
     games = inputs.games.lazy()
     clock = game_clock(games, cutoff_minutes)
     opening = games.select("game_id", *OPENING_COLUMNS).join(
         clock.select("game_id", "day_start"), on="game_id"
     )
-    parts = [market.sbro_open_snapshots(opening)]
-    if inputs.pinnacle_lines is not None and not inputs.pinnacle_lines.is_empty():
-        lines = conform(inputs.pinnacle_lines, market.PINNACLE_SCHEMA).lazy()
-        parts.append(market.pinnacle_snapshots(lines, games.select("pin_game_no", "game_id").drop_nulls()))
-    if inputs.quotes is not None and not inputs.quotes.is_empty():
-        parts.append(market.live_snapshots(conform(inputs.quotes, market.QUOTE_SCHEMA).lazy()))
-    wanted = features.select("game_id").lazy()
-    snapshots = market.priced(
-        pl.concat([p.select(list(market.SNAPSHOT_SCHEMA)) for p in parts])
-        .join(wanted, on="game_id", how="semi")
-        .collect()
+    snapshots = collect_snapshots(
+        opening,
+        pinnacle_lines=inputs.pinnacle_lines,
+        pinnacle_games=games.select("pin_game_no", "game_id").drop_nulls(),
+        quotes=inputs.quotes,
     )
-    return asof_probabilities(features.select("game_id", "as_of", "start_known"), snapshots)
+    wanted = features.select("game_id").lazy()
+    priced_snapshots = priced(snapshots.join(wanted, on="game_id", how="semi").collect())
+    return asof_probabilities(features.select("game_id", "as_of", "start_known"), priced_snapshots)
 
 
 def market_asof(labelled: pl.DataFrame, target: str, asof: pl.DataFrame | None) -> pl.Series:
