@@ -98,6 +98,8 @@ GAMES_SCHEMA: dict[str, pl.DataType] = {
     "pin_game_no": pl.Int64(),
     "home_score": pl.Int64(),
     "away_score": pl.Int64(),
+    # A suspended game settles when it was completed (the clock's result_observed_at).
+    "completion_date": pl.Date(),
     "home_ml_open": pl.Int64(),
     "away_ml_open": pl.Int64(),
     "total_open": pl.Float64(),
@@ -599,8 +601,13 @@ class BacktestResult:
         profit = action["profit"].to_numpy()
         stake = action["stake"].to_numpy()
         with_clv = action.filter(pl.col("clv").is_not_null())
-        roi_interval = roi_ci(profit, stake, n_resamples=n_resamples, seed=seed)
-        clv_interval = mean_ci(with_clv["clv"].to_numpy(), n_resamples=n_resamples, seed=seed)
+        # Intervals resample whole dates: the bets of one day are not independent.
+        roi_interval = roi_ci(
+            profit, stake, days=action["date"].to_numpy(), n_resamples=n_resamples, seed=seed
+        )
+        clv_interval = mean_ci(
+            with_clv["clv"].to_numpy(), days=with_clv["date"].to_numpy(), n_resamples=n_resamples, seed=seed
+        )
         curve = self.curve(market)["bankroll"].to_numpy()
         edges = action["edge"].drop_nulls().to_numpy()
         return {
@@ -778,9 +785,12 @@ def gain_shares(models: Mapping[str, Any], top: int = 20) -> dict[str, dict[str,
 
 
 def predictions_frame(
-    models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
+    models: Mapping[str, ProbabilityModel],
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    asof: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Kept importable from here for older callers: see :func:`mlbedge.research.seasons.predictions_frame`."""
     from mlbedge.research.seasons import predictions_frame as build
 
-    return build(models, features, labels)
+    return build(models, features, labels, asof)
