@@ -117,9 +117,9 @@ def _train(settings: Settings, seasons: list[int], rounds: int) -> None:
 
 
 def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: int) -> Path:
-    from mlbedge.betting.backtest import run_season
     from mlbedge.betting.kelly import StakingPolicy
     from mlbedge.betting.report import season_report, write_report
+    from mlbedge.research.seasons import run_season
     from mlbedge.serving.dashboard import save_backtest
 
     with connect(settings) as conn:
