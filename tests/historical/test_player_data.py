@@ -211,3 +211,31 @@ def test_a_file_that_is_neither_kind_is_refused(data_dir: Path) -> None:
     raw = RawFile.read(data_dir / "lahman" / "Teams.csv")
     with pytest.raises(DataFileError, match="neither a retrosplits teams file"):
         file_kind(raw)
+
+
+def test_the_load_commands_take_a_lahman_folder_and_retrosplits_files(
+    settings, data_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mlbedge.cli.main import app
+
+    runner = CliRunner()
+    lahman = runner.invoke(app, ["data", "load", "lahman", str(data_dir / "lahman"), "--home", str(tmp_path)])
+    assert lahman.exit_code == 0, lahman.output
+    assert "People.csv" in lahman.output and "22,789" in lahman.output
+    files = [
+        data_dir / "retrosplits" / "teams-2020.csv",
+        data_dir / "retrosplits" / "pitching-platoon-2020.csv",
+    ]
+    splits = runner.invoke(app, ["data", "load", "retrosplits", *map(str, files), "--home", str(tmp_path)])
+    assert splits.exit_code == 0, splits.output
+    assert "1,902" in splits.output and "2,093" in splits.output
+    refused = runner.invoke(
+        app, ["data", "load", "retrosplits", str(data_dir / "lahman" / "Teams.csv"), "--home", str(tmp_path)]
+    )
+    message = " ".join(refused.output.split())  # the console wraps long lines
+    assert (
+        refused.exit_code != 0
+        and "Teams.csv, row 0: the header is neither a retrosplits teams file" in message
+    )

@@ -204,9 +204,9 @@ def file_kind(raw: RawFile) -> str:
         return "platoon"
     raise DataFileError(
         raw.path,
-        "neither a retrosplits teams file (game.key, game.source, ...) nor a pitching-platoon file "
-        "(YEAR, PHASE, RESP_PIT_ID, ...)",
-        row=0,
+        "the header is neither a retrosplits teams file (game.key, game.source, ...) nor a "
+        "pitching-platoon file (YEAR, PHASE, RESP_PIT_ID, ...)",
+        row=0,  # row 0 is the header, as in the other loaders
     )
 
 
