@@ -234,7 +234,23 @@ def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
     )  # fmt: skip
     # A game's lineup is written with it; a quarantined game has none.
     upsert_frame(conn, LINEUP_TABLE, lineups, key=LINEUP_KEY)
+    _drop_orphan_lineups(conn, games)
     return summary
+
+
+def _drop_orphan_lineups(conn: psycopg.Connection, games: pl.DataFrame) -> None:
+    """Lineups of games no longer in the file's season (a newer version dropped or quarantined
+    them) go with their games: ``staging.retrosheet_lineups`` never outlives its game."""
+    if games.is_empty():
+        return
+    conn.execute(
+        """DELETE FROM staging.retrosheet_lineups l
+           WHERE l.date BETWEEN %s AND %s
+             AND NOT EXISTS (SELECT 1 FROM staging.retrosheet_games g
+                             WHERE g.date = l.date AND g.home_team_id = l.home_team_id
+                               AND g.game_num = l.game_num)""",
+        (games["date"].min(), games["date"].max()),
+    )
 
 
 # --- reading --------------------------------------------------------------------------------
