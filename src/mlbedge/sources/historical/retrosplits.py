@@ -294,7 +294,9 @@ def load_retrosplits_files(
 
     Raw bytes go to ``raw.files`` first, bad rows to ``staging.quarantine``; idempotent.
     """
-    return load_each(paths, "retrosplits", lambda path: _load_file(conn, path), progress)
+    return load_each(
+        paths, "retrosplits", lambda path: _load_file(conn, path), progress, conn=conn, source=SOURCE
+    )
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
