@@ -376,7 +376,7 @@ def read_feature_window(
 ) -> pl.DataFrame:
     """Stored feature rows of games dated ``start..end`` (inclusive), optionally of one feature set."""
     ensure_schema(conn)
-    schema = {"game_id": pl.String(), "date": pl.Date(), **registry().polars_schema()}
+    schema = {"game_id": pl.String(), "season": pl.Int32(), "date": pl.Date(), **registry().polars_schema()}
     condition = sql.SQL("date BETWEEN %s AND %s")
     params: list[object] = [start, end]
     if feature_set_version is not None:
