@@ -85,9 +85,11 @@ def _findings(
     settings = Settings()
     day = DayRows.from_frame(rows if rows is not None else world.rows, DAY, settings.monitor_recent_days)
     ev = evaluate(
-        day, world.reference, predictions=predictions if predictions is not None else world.predictions,
+        day,
+        world.reference,
+        predictions=predictions if predictions is not None else world.predictions,
         settings=settings,
-    )  # fmt: skip
+    )
     assert ev.day_games == 12 and not ev.skipped, ev.skipped
     return ev.findings
 
@@ -125,9 +127,14 @@ def test_the_stored_pass_gives_a_one_line_verdict(world: World, mon_settings: Se
 
         write_features(conn, bad, computed_at=datetime(2019, 7, 4, tzinfo=UTC))
         swapped = run_monitor(
-            conn, as_of=DAY, settings=mon_settings, reference=world.reference,
-            predictions=world.predictions, use_registry=False, retrain=False,
-        )  # fmt: skip
+            conn,
+            as_of=DAY,
+            settings=mon_settings,
+            reference=world.reference,
+            predictions=world.predictions,
+            use_registry=False,
+            retrain=False,
+        )
         assert swapped.verdict().startswith("CRITICAL 2019-07-04")
         groups = group_alerts(list_alerts(conn))
         assert groups[0].severity == "critical" and SIDES_SWAPPED in {g.kind for g in groups}
@@ -188,7 +195,9 @@ def test_a_broken_model_shows_against_the_market_the_next_day(world: World) -> N
     assert sudden[0].evidence["games"] >= 30
     # Before the break, the same check on the same model is silent.
     calm = evaluate(
-        DayRows.from_frame(world.rows, start - timedelta(days=1), 14), world.reference,
-        predictions=world.predictions, settings=Settings(),
-    )  # fmt: skip
+        DayRows.from_frame(world.rows, start - timedelta(days=1), 14),
+        world.reference,
+        predictions=world.predictions,
+        settings=Settings(),
+    )
     assert not [f for f in calm.findings if f.kind == PERFORMANCE]
