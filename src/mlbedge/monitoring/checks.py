@@ -35,7 +35,6 @@ PSI threshold would raise a few alarms every day by chance alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -43,7 +42,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlbedge.features.registry import FAMILY_DESCRIPTIONS, Family, registry
+from mlbedge.features.registry import FAMILY_DESCRIPTIONS, Family
 from mlbedge.monitoring.alerts import (
     CLOCK,
     CONSTANT_VALUES,
@@ -616,9 +615,3 @@ def day_checks(rows: DayRows, reference: Reference) -> list[Finding]:
         *check_sides(rows, reference),
         *check_clocks(rows, reference),
     ]
-
-
-def families_of(names: Sequence[str]) -> dict[str, str]:
-    """Feature -> family, for features of the registry."""
-    reg = registry()
-    return {n: reg.get(n).family.value for n in names}

@@ -18,7 +18,10 @@ Below 0.1 is the usual "no shift", above 0.25 a large one; the thresholds are se
 reported but never alerted on: a two-week window of April always differs from a whole season.
 
 :func:`check_feature_drift` reads the recent window from ``curated.game_features``, measures every
-feature and returns one :class:`~mlbedge.monitoring.alerts.Finding` per drifting feature.
+feature and returns one :class:`~mlbedge.monitoring.alerts.Finding` per drifting feature: the
+arithmetic, on bins fixed once. The daily monitor does not alert per feature: it uses these bins
+and this PSI in :func:`mlbedge.monitoring.checks.check_family_drift`, against the same part of the
+season in the training seasons and per feature family.
 """
 
 from __future__ import annotations
