@@ -48,6 +48,10 @@ BET_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "game_id": pl.String(),
 
 _CLIP = 1e-15  # as mlbedge.betting.metrics.log_loss: a sure forecast that is wrong is finite
 ROLLING_POINTS = 15  # points of the rolling curve kept in an alert's evidence
+_PERF_LOOK = (
+    "the rolling curve in the evidence (a step is a break, a slope is decay), the input alerts of "
+    "the same weeks, and the retraining decision"
+)
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> pl.DataFrame:
@@ -250,7 +254,7 @@ def check_performance(
                 message=(
                     f"{target} champion scores worse than the opening line over its last {window.n_games} "
                     f"settled games ({window.start}..{window.end}): log loss {window.model_log_loss:.4f} vs "
-                    f"{window.open_log_loss:.4f} ({window.gap_open:+.4f})"
+                    f"{window.open_log_loss:.4f} ({window.gap_open:+.4f}). Look at {_PERF_LOOK}."
                 ),
                 evidence={
                     "n_games": window.n_games,
@@ -268,6 +272,7 @@ def check_performance(
                     "warning": settings.monitor_perf_warning,
                     "critical": settings.monitor_perf_critical,
                     "rolling": window.rolling,
+                    "look_at": _PERF_LOOK,
                 },
             )
         )

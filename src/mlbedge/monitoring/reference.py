@@ -88,6 +88,7 @@ class Reference:
     window_start: date | None = None
     window_end: date | None = None
     families: dict[str, str] = field(default_factory=dict)
+    feature_set_version: str | None = None  # the rows checked must be of the same feature set
 
     @property
     def seasons(self) -> list[int]:
@@ -168,6 +169,7 @@ def fit_reference(
     n_bins: int = 10,
     window_start: date | None = None,
     window_end: date | None = None,
+    feature_set_version: str | None = None,
 ) -> Reference:
     """Learn an ordinary day from the training ``rows`` (stored feature rows: ``game_id, season,
     date`` and the registry's features)."""
@@ -215,6 +217,7 @@ def fit_reference(
         window_start=window_start,
         window_end=window_end,
         families={f.name: f.family.value for f in reg if f.name in names},
+        feature_set_version=feature_set_version,
     )
 
 

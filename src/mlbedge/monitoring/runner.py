@@ -274,6 +274,7 @@ def training_reference(
         n_bins=settings.monitor_psi_bins,
         window_start=start,
         window_end=end,
+        feature_set_version=feature_set_version,
     )
     _REFERENCES[reference_id] = reference
     return reference
@@ -498,7 +499,10 @@ def run_monitor(
     elif predictions is None:
         report.skipped[PERFORMANCE] = "no predictions given"
     start = as_of - timedelta(days=settings.monitor_recent_days - 1)
-    rows = DayRows.from_frame(read_feature_window(conn, start, as_of), as_of, settings.monitor_recent_days)
+    # Rows of the reference's feature set only: another feature set is another model, not a fault.
+    version = reference.feature_set_version if reference is not None else None
+    stored = read_feature_window(conn, start, as_of, feature_set_version=version)
+    rows = DayRows.from_frame(stored, as_of, settings.monitor_recent_days)
     if "season" not in rows.window.columns:
         window = rows.window.with_columns(season=pl.col("date").dt.year().cast(pl.Int32))
         rows = DayRows(as_of, window.filter(pl.col("date") == as_of), window)
