@@ -124,4 +124,5 @@ def test_alerts_grouped_by_kind_with_evidence(conn: psycopg.Connection) -> None:
     html = _alerts_panel(list_alerts(conn))
     assert html.index("missing_values") < html.index("feature_drift")
     assert "look at the odds feed" in html and "features: ml_home_prob, ml_overround" in html
+    assert html.count('<tr class="alert" ') == 3 and html.count('class="alert-group"') == 2
     assert _alerts_panel([]).startswith('<p class="muted" id="alerts-none">')

@@ -184,7 +184,7 @@ def _alerts_panel(alerts: list[Any]) -> str:
             f'<td class="text" colspan="3"><b>{html.escape(g.kind)}</b> ({g.count}){look}</td></tr>'
         )
         rows += [
-            f'<tr><td></td><td class="text">{html.escape(by_id[i].subject)}</td>'
+            f'<tr class="alert" data-alert-id="{i}"><td></td><td class="text">{html.escape(by_id[i].subject)}</td>'
             f'<td class="text">{html.escape(by_id[i].message)}<br><span class="muted">{html.escape(line)}</span></td>'
             f"<td>{by_id[i].created_at:%Y-%m-%d %H:%M}</td></tr>"
             for i, line in zip(g.alert_ids, g.evidence, strict=True)
