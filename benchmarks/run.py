@@ -19,6 +19,7 @@ MODULES = [
     "benchmarks.api_bench",
     "benchmarks.backtest_bench",
     "benchmarks.ingest_bench",
+    "benchmarks.monitor_bench",
 ]
 
 

@@ -235,7 +235,20 @@ class Settings(BaseSettings):
     )
     monitor_drift_calendar_features: str = Field(
         default="month,day_of_season,is_postseason,*_games_season,*_starts_season",
-        description="Features that follow the calendar by design (glob patterns): measured, never alerted.",
+        description="Features that are clocks by design (glob patterns): left out of drift, checked for "
+        "consistency with the calendar instead.",
+    )
+    monitor_drift_family_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of a family's features that must move beyond every training season's "
+        "movement at that part of the season (and two at least) before the family alerts.",
+    )
+    monitor_drift_strong_ratio: float = Field(
+        default=3.0,
+        gt=1,
+        description="A single feature alerts its family when it moves this many times beyond that.",
     )
     monitor_importance_top_k: int = Field(
         default=10, ge=1, description="Top features compared between two model versions."
@@ -264,6 +277,12 @@ class Settings(BaseSettings):
         default=0.0, description="Mean CLV (profit per unit vs the close) below which it warns."
     )
     monitor_clv_critical: float = Field(default=-0.02, description="Mean CLV below which it is critical.")
+    monitor_stale_beats: float = Field(
+        default=4.0,
+        gt=1,
+        description="A source with a regular cadence warns after this many missed beats (cadence: the "
+        "median gap between its usable fetches in the last 3 days).",
+    )
     monitor_stale_hours: float = Field(
         default=6.0, gt=0, description="Hours without a usable fetch after which a source warns."
     )

@@ -528,6 +528,10 @@ def test_alerts_lists_what_the_monitor_stored(app: ServedApp, serving_db: Servin
         assert severe[0]["evidence"] == {"psi": 0.9}
         assert all(a["severity"] == "critical" for a in critical.json()["alerts"])
         assert bad.status_code == 422 and "min_severity" in bad.text
+        groups = {g["kind"]: g for g in every.json()["groups"]}
+        drift = groups["feature_drift"]
+        assert drift["severity"] == "critical" and "elo_diff" in drift["subjects"]
+        assert "elo_diff: psi=0.9" in drift["evidence"]
     finally:
         with psycopg.connect(serving_db.url) as conn:
             conn.execute("DELETE FROM monitoring.alerts WHERE window_key = 'test-window'")
