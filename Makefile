@@ -20,7 +20,10 @@ DEMO_HOME ?= $(or $(MLBEDGE_HOME),$(HOME)/.mlbedge-demo)
 demo: setup
 	MLBEDGE_HOME="$(DEMO_HOME)" $(BIN)/mlbedge demo
 
+# System packages (chromium, chromium-driver, docker-compose, wrk, PostgreSQL, Redis) are
+# installed and the services started by scripts/test_deps.sh when missing.
 test: setup
+	bash scripts/test_deps.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/pytest
