@@ -3,6 +3,7 @@ recorded from the library, the CLI and the API; refused with reasons; settled on
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -216,3 +217,19 @@ def test_the_api_records_and_lists_behind_its_key(
         assert listed["bets"][0]["result"] in ("win", "loss")
         assert listed["verdict"].startswith("1 settled bet(s), staked 10.00")
         assert client.get("/v1/bets?status=open", headers=key).json()["bets"] == []
+
+
+def test_the_dashboard_shows_the_ledger_over_time(db: psycopg.Connection) -> None:
+    """The page's "Your bets" section: the ledger's verdict and cumulative profit by game date."""
+    from mlbedge.serving.dashboard import _ledger_html
+
+    assert 'id="ledger-none"' in _ledger_html(ledger.list_bets(db))
+    ledger.add_bet(db, _bet())
+    ledger.add_bet(db, _bet(game_id="20160705-ATL-PHI-0", line=-1.5, odds=150))  # ATL lays 1.5 that day
+    ledger.settle_bets(db)
+    bets = ledger.list_bets(db)
+    page = _ledger_html(bets)
+    summary = ledger.ledger_report(bets, n_resamples=500)
+    assert html.escape(summary.verdict()) in page and 'id="ledger-curve"' in page
+    points = page.split('points="', 1)[1].split('"', 1)[0].split()
+    assert len(points) == summary.by_day.height + 1  # from zero, then one point per day

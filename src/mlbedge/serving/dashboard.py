@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
+from mlbedge.betting import ledger
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import NoChampionError
 from mlbedge.serving.slate_cards import slate_cards
@@ -114,6 +115,23 @@ def curve_svg(points: list[tuple[float, float]], *, width: int = 720, height: in
         f'<text x="4" y="{sy(y0) + 4:.1f}" font-size="11">{y0:,.0f}</text>'
         "</svg>"
     )
+
+
+def _ledger_html(placed: Any) -> str:
+    """The recorded bets (``mlbedge bets``): the verdict, and cumulative profit by the game's date."""
+    if placed.is_empty():
+        return '<p class="muted" id="ledger-none">No bets recorded (<code>mlbedge bets add</code> or POST /v1/bets).</p>'
+    summary = ledger.ledger_report(placed, n_resamples=500)
+    days = summary.by_day
+    points = [
+        (datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp(), float(p))
+        for d, p in zip(days["date"].to_list(), days["cumulative_profit"].to_list(), strict=True)
+    ]
+    clv = days["cumulative_clv_mean"].drop_nulls()
+    clv_text = f"; mean CLV to date {clv[-1] * 100:+.2f}%" if clv.len() else ""
+    return f'<p id="ledger-verdict"><b>{html.escape(summary.verdict())}</b>{clv_text}</p>' + curve_svg(
+        [(0.0 if not points else points[0][0] - 86400.0, 0.0), *points]
+    ).replace('id="backtest-curve"', 'id="ledger-curve"')
 
 
 def _backtest_html(record: dict[str, Any] | None) -> str:
@@ -221,6 +239,7 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
         # The cards: each game's starters and the prices in force at its cutoff, every book.
         pitchers = starters(conn, games["game_id"].to_list())
         offers = offered_prices(conn, games)
+        placed = ledger.list_bets(conn)  # the bets the user recorded: profit and CLV over time
         try:
             alerts = list_alerts(conn, limit=20)
         except Exception as exc:  # monitoring not set up yet: the page still shows the slate
@@ -246,6 +265,7 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     return {
         "games": games,
         "pitchers": pitchers,
+        "ledger": placed,
         "offers": offers,
         "predictions": predictions,
         "recommendation": recommendation,
@@ -320,6 +340,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         or '<tr><td colspan="9" class="text muted" id="no-bets">No bets.</td></tr>',
         backtest=_backtest_html(load_backtest(state.settings)),
         cards=cards,
+        ledger=_ledger_html(data["ledger"]),
         alerts=alerts_html,
     )
 
