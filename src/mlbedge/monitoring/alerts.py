@@ -34,7 +34,8 @@ IMPORTANCE_DRIFT = "importance_drift"
 PERFORMANCE = "performance"
 CLV = "clv"
 FRESHNESS = "freshness"
-KINDS: tuple[str, ...] = (FEATURE_DRIFT, IMPORTANCE_DRIFT, PERFORMANCE, CLV, FRESHNESS)
+PIPELINE_EMPTY = "pipeline_empty"  # the schedule lists games the daily pipeline could not serve
+KINDS: tuple[str, ...] = (FEATURE_DRIFT, IMPORTANCE_DRIFT, PERFORMANCE, CLV, FRESHNESS, PIPELINE_EMPTY)
 
 
 @dataclass(frozen=True)
