@@ -38,6 +38,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlbedge.cli.main import app
+from mlbedge.domain.books import NOT_BETTABLE
 from mlbedge.domain.teams import by_mlb_id
 from mlbedge.settings import Settings, get_settings
 from mlbedge.storage.database import fetch_frame
@@ -53,7 +54,6 @@ LATER = NOW + timedelta(hours=2)  # a second pass, still long before D's first c
 RESULTS_DAY = DAY - timedelta(days=2)  # the recorded finals, as the season's latest results
 RESULTS_PK_OFFSET = 900_000  # the finals copy are other games: other gamePks
 LOCAL = Path(__file__).resolve().parents[1] / "sources" / "fixtures"
-BETTABLE_NOT = {"consensus", "open"}
 
 
 def _iso(when: datetime) -> str:
@@ -315,6 +315,12 @@ def test_pipeline_run_alone_serves_the_live_day(live_day: LiveDay) -> None:
                 markets = {m["market"]: m for m in prediction.json()["markets"]}
                 assert set(markets) == {"moneyline", "total", "runline"}
                 assert 0.0 < markets["moneyline"]["sides"][0]["probability"] < 1.0
+            # Recommended at books a person can use: never Action Network's consensus or open line.
+            recommended = client.get(
+                "/v1/recommendations", params={"date": DAY.isoformat(), "bankroll": 1000}
+            )
+            assert recommended.status_code == 200, recommended.text
+            assert all(b["book"] not in NOT_BETTABLE for b in recommended.json()["bets"])
     finally:
         api.stop()
 

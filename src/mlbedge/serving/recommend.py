@@ -2,10 +2,13 @@
 the best book per side, and stakes from the Kelly module within the exposure limits.
 
 Per offered quote the market's model predicts side A at the quote's **own** line (its
-``target_line`` input), side B is the complement; a side's edge is ``p * decimal_odds - 1``. Per
-game, market and side the book with the largest edge is kept (price shopping), and the whole
-slate is sized at once by :func:`mlbedge.betting.kelly.size_slate` (simultaneous Kelly, the
-Kelly fraction, per-bet, per-game and slate caps).
+``target_line`` input: the total as quoted, the home handicap as quoted, so home +1.5 is priced
+as home +1.5), side B is the complement; a side's edge is ``p * decimal_odds - 1``. Only books a
+person can bet are candidates (:mod:`mlbedge.domain.books`: Action Network's consensus and open
+lines are features, never prices). Per game, market and side the book with the largest edge is
+kept (price shopping), with its line and the time its price was seen, and the whole slate is
+sized at once by :func:`mlbedge.betting.kelly.size_slate` (simultaneous Kelly, the Kelly
+fraction, per-bet, per-game and slate caps).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from mlbedge.betting.kelly import StakingPolicy, size_slate
+from mlbedge.domain.books import bettable
 from mlbedge.domain.odds import american_to_decimal
 from mlbedge.serving.models import ModelSet
 from mlbedge.serving.predict import SIDES, feature_matrix, model_inputs, side_a_probability
@@ -46,6 +50,7 @@ def candidates(models: ModelSet, rows: list[FeatureRow], offers: pl.DataFrame) -
     """Both sides of every offered quote of a served market, with the model's probability."""
     if not rows or offers.is_empty():
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    offers = offers.filter(bettable("book"))
     position = {r.game_id: i for i, r in enumerate(rows)}
     names = rows[0].names
     layouts_agree = all(r.names == names for r in rows)
