@@ -25,7 +25,6 @@ import polars as pl
 import psycopg
 from pydantic import BaseModel, Field
 
-from mlbedge.games.link import rebuild_games
 from mlbedge.settings import Settings
 from mlbedge.sources import action_network, mlb_stats, sbd, vsin
 from mlbedge.sources.http import FetchResult, PoliteClient, Request, clock_at, utcnow
@@ -599,7 +598,6 @@ class BackfillReport(BaseModel):
     parsed: int = 0
     written: dict[str, int] = Field(default_factory=dict)
     finals: int = 0
-    games_linked: int | None = None
     database_ok: bool = True
     database_error: str | None = None
 
@@ -613,12 +611,12 @@ def backfill(
     client: PoliteClient | None = None,
     clock: Callable[[], datetime] | None = None,
     now: datetime | None = None,
-    rebuild: bool = True,
 ) -> BackfillReport:
     """Fetch the MLB schedule with scores for ``season`` (its days not yet covered, or all with
     ``refetch``) up to ``through`` (default yesterday, Eastern, or the season's end), store every
-    response raw, parse it into ``staging.schedule``/``staging.results`` and, with ``rebuild``,
-    rebuild ``curated.games`` so the season's finals reach the features.
+    response raw, parse it into ``staging.schedule``/``staging.results`` and link the source games.
+    ``curated.games`` is rebuilt by the caller (:func:`mlbedge.games.link.rebuild_games`; the daily
+    pipeline's link step), which puts the season's finals in reach of the features.
     """
     clock = clock or clock_at(now)
     today = slate_day(clock())
@@ -654,10 +652,6 @@ def backfill(
                     (first, last),
                 ).fetchone()[0]
             )
-            if rebuild:
-                link = rebuild_games(sink.conn, settings.cutoff_minutes)
-                sink.conn.commit()
-                report.games_linked = sum(s.live for s in link.seasons if s.season == season)
     except _DB_DOWN as exc:
         sink.mark_down(exc)
     finally:

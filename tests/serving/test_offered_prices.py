@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from mlbedge.domain.books import is_bettable
+from mlbedge.features import prices
 from mlbedge.serving.recommend import candidates, recommend
 from tests.serving.conftest import SLATE_DAY, ServedApp
 
@@ -66,23 +67,38 @@ def test_a_home_plus_one_and_a_half_quote_is_priced_as_home_plus_one_and_a_half(
 
 
 def test_no_recommendation_names_a_book_that_cannot_be_bet(api: ServedApp) -> None:
+    """The offered-prices rule (shared by the backtest and the API) offers only books that take
+    bets, however good an aggregate's price; the aggregates stay in the snapshots features read."""
     state = api.state
     models = state.models.current.require()
     rows = state.store.read_slate(SLATE_DAY).rows
     games = [r.game_id for r in rows]
-    # The aggregates at prices no book offers: if they were candidates, they would win every side.
-    offers = _offers(
-        games,
-        [
-            ("consensus", "moneyline", None, 400, 400),
-            ("open", "moneyline", None, 350, 350),
-            ("consensus", "total", 8.5, 300, 300),
-            ("draftkings", "moneyline", None, -105, -105),
-            ("fanduel", "total", 8.5, -108, -108),
-        ],
+    quotes = [
+        ("consensus", "moneyline", None, -102, -102),  # better than any book on both sides
+        ("open", "moneyline", None, -101, -103),
+        ("consensus", "total", 8.5, -101, -101),
+        ("draftkings", "moneyline", None, -115, -105),
+        ("fanduel", "total", 8.5, -112, -108),
+    ]
+    snapshots = prices.priced(
+        pl.DataFrame(
+            [
+                {"game_id": g, "book": book, "market": market, "observed_at": SEEN, "line": line,
+                 "price_a": a, "price_b": b, "timestamped": True}
+                for g in games
+                for book, market, line, a, b in quotes
+            ],
+            schema=prices.SNAPSHOT_SCHEMA,
+        )
+    )  # fmt: skip
+    assert set(snapshots["book"].unique().to_list()) == {"consensus", "open", "draftkings", "fanduel"}
+    targets = pl.DataFrame(
+        {"game_id": games, "as_of": [SEEN] * len(games), "start_known": [True] * len(games)},
+        schema={"game_id": pl.String(), "as_of": pl.Datetime("us", "UTC"), "start_known": pl.Boolean()},
     )
-    sides = candidates(models, rows, offers)
-    assert set(sides["book"].unique().to_list()) == {"draftkings", "fanduel"}
+    offers = prices.offered_quotes(targets, snapshots)
+    assert set(offers["book"].unique().to_list()) == {"draftkings", "fanduel"}
+    assert offers.height == 2 * len(games)
     slate = recommend(models, rows, offers, 1000.0, state.staking_policy(0.25))
     assert all(is_bettable(b) for b in slate.bets["book"].to_list())
     assert not is_bettable(" Consensus") and not is_bettable("OPEN") and is_bettable("DraftKings")

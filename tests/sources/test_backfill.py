@@ -99,7 +99,7 @@ def test_days_fetched_before_they_were_over_are_not_covered(
     """A schedule fetched on the evening of a day does not hold that day's finals."""
     settings = get_settings()
     evening = datetime(2024, 8, 13, 23, 0, tzinfo=UTC)
-    ingest.backfill(settings, season=2024, through=RECORDED, now=evening, rebuild=False)
+    ingest.backfill(settings, season=2024, through=RECORDED, now=evening)
     covered = ingest.covered_days(conn, date(2024, 8, 10), RECORDED)
     assert date(2024, 8, 12) in covered and RECORDED not in covered
     assert ingest.backfill_ranges(conn, date(2024, 8, 10), RECORDED, 31) == [(RECORDED, RECORDED)]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlbedge import ingest as live
 from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_now, settings_for
+from mlbedge.games.link import rebuild_games
 from mlbedge.storage.database import connect
 
 app = typer.Typer(
@@ -92,16 +93,19 @@ def backfill_cmd(
     report = live.backfill(
         settings, season=season, through=_day(through), refetch=refetch, now=parse_now(now)
     )
-    written = ", ".join(f"{k}={v}" for k, v in sorted(report.written.items()) if v) or "nothing new"
-    console.print(
-        f"backfill {report.season} ({report.start}..{report.end}): {report.requests} request(s), "
-        f"{report.ok} ok; parsed {report.parsed}; written: {written}; "
-        f"final games stored {report.finals}; live games in curated.games {report.games_linked}"
-    )
     for error in report.errors:
         console.print(f"  [red]{error}[/]")
     if not report.database_ok:
         raise fail(f"database: {report.database_error}")
+    with connect(settings) as conn:
+        link = rebuild_games(conn, settings.cutoff_minutes)
+    linked = sum(s.live for s in link.seasons if s.season == season)
+    written = ", ".join(f"{k}={v}" for k, v in sorted(report.written.items()) if v) or "nothing new"
+    console.print(
+        f"backfill {report.season} ({report.start}..{report.end}): {report.requests} request(s), "
+        f"{report.ok} ok; parsed {report.parsed}; written: {written}; "
+        f"final games stored {report.finals}; live games in curated.games {linked}"
+    )
     if report.errors:
         raise typer.Exit(1)
 
