@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from mlbedge.betting import ledger
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import NoChampionError
+from mlbedge.serving.slate import local_start
 from mlbedge.serving.slate_cards import slate_cards
 from mlbedge.settings import Settings
 from mlbedge.store.base import StoreError
@@ -168,6 +169,11 @@ def _line(value: float | None) -> str:
     return f"{value:g}"
 
 
+def _starter(name: str | None) -> str:
+    """`` (probable pitcher)`` after a team, or nothing when none is listed."""
+    return f' <span class="muted">({html.escape(name)})</span>' if name else ""
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -230,12 +236,13 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     from mlbedge.serving.predict import predict_rows
     from mlbedge.serving.routers.predictions import to_predictions
     from mlbedge.serving.routers.recommendations import recommend_slate
-    from mlbedge.serving.slate import games_on, offered_prices
+    from mlbedge.serving.slate import game_status, games_on, offered_prices
     from mlbedge.serving.slate_cards import starters
 
     notices: list[str] = []
     with state.connection() as conn:
         games = games_on(conn, day, state.settings.cutoff_minutes)
+        games = games.join(game_status(conn, games), on="game_id", how="left")
         # The cards: each game's starters and the prices in force at its cutoff, every book.
         pitchers = starters(conn, games["game_id"].to_list())
         offers = offered_prices(conn, games)
@@ -285,8 +292,15 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
     rows = []
     for game in data["games"].iter_rows(named=True):
         gid = html.escape(game["game_id"])
-        matchup = f"{_text(game['away_team'])} @ {_text(game['home_team'])}"
-        start = game["start_time_utc"].strftime("%H:%M") if game["start_time_utc"] else ""
+        if game["game_pk"] is not None:
+            gid += f' <span class="muted" data-field="game-pk">{int(game["game_pk"])}</span>'
+        matchup = (
+            f"{_text(game['away_team'])}{_starter(game['away_starter'])} @ "
+            f"{_text(game['home_team'])}{_starter(game['home_starter'])}"
+            f' <span class="muted" data-field="status">{_text(game["status"])}</span>'
+        )
+        local = local_start(game["start_time_utc"], game["home_team_id"])
+        start = local.strftime("%H:%M %Z") if local is not None else ""
         prediction = data["predictions"].get(game["game_id"])
         markets = prediction.markets if prediction is not None else []
         if not markets:

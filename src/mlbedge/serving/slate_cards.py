@@ -13,13 +13,12 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
 
 from mlbedge.domain.markets import SIDE_A, SIDE_B
-from mlbedge.features.asof import PARKS
+from mlbedge.serving.slate import local_start
 
 MARKET_NAMES = {"moneyline": "Moneyline", "total": "Total", "runline": "Run line"}
 STARTERS_SQL = (
@@ -38,14 +37,12 @@ def starters(conn: psycopg.Connection, game_ids: Sequence[str]) -> dict[str, dic
         return {row[0]: dict(zip(columns, row, strict=True)) for row in cur.fetchall()}
 
 
-def local_start(start: datetime | None, home_team_id: int | None) -> str:
+def local_start_text(start: datetime | None, home_team_id: int | None) -> str:
     """First pitch in the home park's zone, e.g. ``7:05 PM EDT``; empty when unknown."""
     if start is None or home_team_id is None:
         return ""
-    zones = dict(zip(PARKS["team_id"].to_list(), PARKS["tz"].to_list(), strict=True))
-    zone = zones.get(int(home_team_id))
-    local = start.astimezone(ZoneInfo(zone)) if zone else start
-    return local.strftime("%-I:%M %p %Z")
+    local = local_start(start, int(home_team_id))
+    return local.strftime("%-I:%M %p %Z") if local is not None else ""
 
 
 def best_prices(offers: pl.DataFrame) -> pl.DataFrame:
@@ -121,7 +118,7 @@ def game_card(
     """One game's card (see the module notes)."""
     gid = html.escape(str(game["game_id"]))
     matchup = f"{html.escape(str(game['away_team']))} @ {html.escape(str(game['home_team']))}"
-    start = local_start(game.get("start_time_utc"), game.get("home_team_id"))
+    start = local_start_text(game.get("start_time_utc"), game.get("home_team_id"))
     p = pitchers or {}
     arms = (
         f"{_pitcher(p.get('away_starter'), p.get('away_starter_hand'))} vs "

@@ -39,7 +39,7 @@ from mlbedge.scoring import log_loss
 from mlbedge.skill import Gate, skill_gate
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
-from mlbedge.training.targets import Target, model_columns
+from mlbedge.training.targets import Target, handicap_rows, model_columns
 from mlbedge.training.walk_forward import check_time_ordered, time_blocks, time_ordered_split
 
 FloatArray = npt.NDArray[np.float64]
@@ -372,6 +372,8 @@ class TrainedModel:
     n_train: int
     seconds: float
     games: list[str] = field(default_factory=list)
+    # The game of each training row, in the model's row order (a run-line game has two rows).
+    row_games: list[str] = field(default_factory=list, repr=False)
     _gate: Gate | None = field(default=None, repr=False)
 
     def meta(self) -> dict[str, Any]:
@@ -401,12 +403,13 @@ class TrainedModel:
         """The model's out-of-fold record: ``game_id, season, p_model, p_market, y`` per game the
         calibration saw (each predicted by a model of earlier dates only)."""
         index = self.model.calibration_index_
-        if index.size == 0 or index.size != self.model.oof_probability_.size or not self.games:
+        rows = self.row_games or self.games
+        if index.size == 0 or index.size != self.model.oof_probability_.size or len(rows) <= int(index.max()):
             return pl.DataFrame(
                 schema={"game_id": pl.String, "season": pl.Int64, "p_model": pl.Float64,
                         "p_market": pl.Float64, "y": pl.Float64}
             )  # fmt: skip
-        games = pl.Series("game_id", self.games)[index]
+        games = pl.Series("game_id", rows)[index]
         return pl.DataFrame(
             {
                 "game_id": games,
@@ -429,9 +432,10 @@ def fit_target(
     feature_set_version: str,
     **params: Any,
 ) -> TrainedModel:
-    """Fit ``target`` on every labelled row of ``labelled`` (already cut to the training window)."""
+    """Fit ``target`` on every labelled row of ``labelled`` (already cut to the training window);
+    the run line at both handicaps (:func:`mlbedge.training.targets.handicap_rows`)."""
     started = time.perf_counter()
-    rows = labelled.filter(pl.col("y").is_not_null()).sort("date", "game_id")
+    rows = handicap_rows(labelled).filter(pl.col("y").is_not_null()).sort("date", "game_id")
     if rows.is_empty():
         raise ValueError(f"no labelled games to train {target.name} on")
     columns = model_columns(list(feature_names), target)
@@ -444,7 +448,8 @@ def fit_target(
         train_start=rows["date"].min(),  # type: ignore[arg-type]
         train_end=rows["date"].max(),  # type: ignore[arg-type]
         seasons=sorted(rows["season"].unique().to_list()),
-        n_train=rows.height,
+        n_train=rows["game_id"].n_unique(),  # games, not rows: the run line has two per game
         seconds=time.perf_counter() - started,
-        games=rows["game_id"].to_list(),
+        games=rows["game_id"].unique(maintain_order=True).to_list(),
+        row_games=rows["game_id"].to_list(),
     )
