@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, console, fail, parse_date, settings_for
 from mlbedge.pipeline import (
     STEPS,
     PipelineConfig,
@@ -26,15 +26,6 @@ app = typer.Typer(
 )
 
 _STYLE = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
-
-
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--date {text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _steps(text: str | None) -> list[str] | None:
@@ -90,7 +81,7 @@ def run(
     from mlbedge.ingest import slate_day
 
     settings = settings_for(home)
-    when = _date(day) or slate_day(datetime.now(UTC))
+    when = parse_date(day) or slate_day(datetime.now(UTC))
     config = PipelineConfig(
         bankroll=bankroll,
         retries=retries,
@@ -150,7 +141,7 @@ def status(
 ) -> None:
     """The latest step attempts: status, seconds, counts, errors."""
     settings = settings_for(home)
-    frame = step_history(settings, _date(day), limit)
+    frame = step_history(settings, parse_date(day), limit)
     if frame.is_empty():
         console.print("no pipeline runs recorded yet")
         return

@@ -97,7 +97,7 @@ __all__ = [
 def predictions_frame(
     models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
 ) -> pl.DataFrame:
-    """Kept importable from here for older callers: see :func:`mlbedge.research.seasons.predictions_frame`."""
-    from mlbedge.research.seasons import predictions_frame as build
+    """Kept importable from here for older callers: see :func:`mlbedge.research.forecasts.predictions_frame`."""
+    from mlbedge.research.forecasts import predictions_frame as build
 
     return build(models, features, labels)
