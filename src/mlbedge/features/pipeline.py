@@ -4,7 +4,8 @@
 :mod:`mlbedge.features.io`). Its first step decides what any feature may read at all:
 
 - the **schedule** (pre-game facts, a whitelist of curated.games columns),
-- the **results** (the two scores, each tagged with when it is observed: end of local date),
+- the **results** (the two scores, each tagged with when it is observed: end of local date, or of
+  the completion date for a suspended game),
 - the **opening prices** (SBRO open, observed at the start of the local date),
 - time-stamped **snapshots** (Pinnacle lines, live quotes, live splits).
 
@@ -45,15 +46,23 @@ SCHEDULE_COLUMNS: dict[str, pl.DataType] = games_columns(
         "away_team_id",
         "start_time_utc",
         "day_night",
-        "home_starter",
-        "away_starter",
+        # The starters listed before the game (the actual starter is a label, never read here).
+        "home_listed_starter",
+        "away_listed_starter",
         "home_starter_hand",
         "away_starter_hand",
         "pin_game_no",
     ]
 )
 RESULT_COLUMNS: dict[str, pl.DataType] = games_columns(["home_score", "away_score"])
-GAME_COLUMNS: dict[str, pl.DataType] = {**SCHEDULE_COLUMNS, **OPENING_COLUMNS, **RESULT_COLUMNS}
+# When a result is observed: a suspended game's completion date (read by the clock only).
+RESULT_TIME_COLUMNS: dict[str, pl.DataType] = games_columns(["completion_date"])
+GAME_COLUMNS: dict[str, pl.DataType] = {
+    **SCHEDULE_COLUMNS,
+    **OPENING_COLUMNS,
+    **RESULT_COLUMNS,
+    **RESULT_TIME_COLUMNS,
+}
 
 META_COLUMNS: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -137,15 +146,18 @@ def build_features(
     schedule = (
         games.select(*SCHEDULE_COLUMNS)
         .with_columns(
-            home_starter_key=pitcher.starter_key(pl.col("home_starter")),
-            away_starter_key=pitcher.starter_key(pl.col("away_starter")),
+            home_starter_key=pitcher.starter_key(pl.col("home_listed_starter")),
+            away_starter_key=pitcher.starter_key(pl.col("away_listed_starter")),
         )
         .collect()
         .lazy()
     )
     results = (
         games.select("game_id", *RESULT_COLUMNS)
-        .join(clock.select("game_id", pl.col("result_observed_at").alias("observed_at")), on="game_id")
+        .join(
+            clock.select("game_id", "result_date", pl.col("result_observed_at").alias("observed_at")),
+            on="game_id",
+        )
         .collect()
         .lazy()
     )

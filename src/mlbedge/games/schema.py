@@ -27,6 +27,10 @@ GAMES_SCHEMA: dict[str, pl.DataType] = {
     "away_team": pl.String(),
     "start_time_utc": pl.Datetime("us", UTC),
     "day_night": pl.String(),
+    # the starters listed before the game (features read these) and those who threw the first
+    # pitch (known after the game: labels and reports only)
+    "home_listed_starter": pl.String(),
+    "away_listed_starter": pl.String(),
     "home_starter": pl.String(),
     "away_starter": pl.String(),
     "home_starter_hand": pl.String(),
@@ -36,6 +40,7 @@ GAMES_SCHEMA: dict[str, pl.DataType] = {
     # the results
     "home_score": pl.Int64(),
     "away_score": pl.Int64(),
+    "completion_date": pl.Date(),  # a suspended game's result is known on this date
     # SBRO's opening prices (known before the cutoff)
     "home_ml_open": pl.Int64(),
     "away_ml_open": pl.Int64(),

@@ -32,7 +32,13 @@ from mlbedge.betting.backtest import (
 )
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.report import write_report
-from mlbedge.research.forecasts import _scores, predictions_frame, score_forecasts
+from mlbedge.research.forecasts import (
+    SCORED_SOURCES,
+    VERSUS_KEYS,
+    _scores,
+    predictions_frame,
+    score_forecasts,
+)
 from mlbedge.settings import Settings, get_settings
 from mlbedge.training.dataset import load_training_data
 from mlbedge.training.targets import get_target
@@ -77,8 +83,8 @@ class SeasonBacktest:
             forecasts = self.forecasts.get(name) or {
                 "n_games": 0,
                 "n_labelled": 0,
-                **{s: _scores(None, None, None, 0) for s in ("model", "market_open", "market_close")},
-                "model_minus_open_log_loss": None,
+                **{s: _scores(None, None, None, 0) for s in SCORED_SOURCES},
+                **dict.fromkeys(VERSUS_KEYS.values()),
             }
             doc[name] = {**forecasts, **betting[name], "modelled": name in self.models}
         doc["all"] = betting["all"]
@@ -151,7 +157,7 @@ def run_season(
     timings["backtest"] = time.perf_counter() - step
     step = time.perf_counter()
     test_features = data.features.filter(pl.col("season") == test_season)
-    predictions = predictions_frame(models, test_features, data.labels)
+    predictions = predictions_frame(models, test_features, data.labels, data.asof)
     forecasts = score_forecasts(predictions)
     timings["score"] = time.perf_counter() - step
     return SeasonBacktest(

@@ -169,6 +169,32 @@ def default_day(state: ServingState) -> date:
     return row[0] if row and row[0] is not None else today
 
 
+def _alerts_panel(alerts: list[Any]) -> str:
+    """Open alerts grouped by kind, worst first; each group with where to look and its evidence."""
+    from mlbedge.monitoring.alerts import group_alerts
+
+    if not alerts:
+        return '<p class="muted" id="alerts-none">No open alerts.</p>'
+    by_id = {a.alert_id: a for a in alerts}
+    rows = []
+    for g in group_alerts(alerts):
+        look = f" — look at {html.escape('; '.join(g.look_at))}" if g.look_at else ""
+        rows.append(
+            f'<tr class="alert-group"><td class="text sev-{g.severity}">{g.severity}</td>'
+            f'<td class="text" colspan="3"><b>{html.escape(g.kind)}</b> ({g.count}){look}</td></tr>'
+        )
+        rows += [
+            f'<tr class="alert" data-alert-id="{i}"><td></td><td class="text">{html.escape(by_id[i].subject)}</td>'
+            f'<td class="text">{html.escape(by_id[i].message)}<br><span class="muted">{html.escape(line)}</span></td>'
+            f"<td>{by_id[i].created_at:%Y-%m-%d %H:%M}</td></tr>"
+            for i, line in zip(g.alert_ids, g.evidence, strict=True)
+        ]
+    return (
+        '<table id="alerts"><thead><tr><th>Severity</th><th>Subject</th><th>Message and evidence</th>'
+        "<th>Since</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
 def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     """The page's numbers for ``day``: games, predictions, recommendations, alerts, notices."""
     from mlbedge.monitoring.alerts import list_alerts
@@ -253,19 +279,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         for b in bets
     ]
     alerts = data["alerts"]
-    alerts_html = (
-        '<table id="alerts"><thead><tr><th>Severity</th><th>Kind</th><th>Subject</th><th>Message</th>'
-        "<th>Since</th></tr></thead><tbody>"
-        + "".join(
-            f'<tr><td class="text sev-{a.severity}">{a.severity}</td><td class="text">{html.escape(a.kind)}</td>'
-            f'<td class="text">{html.escape(a.subject)}</td><td class="text">{html.escape(a.message)}</td>'
-            f"<td>{a.created_at:%Y-%m-%d %H:%M}</td></tr>"
-            for a in alerts
-        )
-        + "</tbody></table>"
-        if alerts
-        else '<p class="muted" id="alerts-none">No open alerts.</p>'
-    )
+    alerts_html = _alerts_panel(alerts)
     total = data["recommendation"].total_stake if data["recommendation"] is not None else 0.0
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(

@@ -95,9 +95,12 @@ __all__ = [
 
 
 def predictions_frame(
-    models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
+    models: Mapping[str, ProbabilityModel],
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    asof: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Kept importable from here for older callers: see :func:`mlbedge.research.forecasts.predictions_frame`."""
     from mlbedge.research.forecasts import predictions_frame as build
 
-    return build(models, features, labels)
+    return build(models, features, labels, asof)

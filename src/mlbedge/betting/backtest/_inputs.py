@@ -33,6 +33,8 @@ GAMES_SCHEMA: dict[str, pl.DataType] = games_columns(
         "pin_game_no",
         "home_score",
         "away_score",
+        # A suspended game settles when it was completed (the clock's result_observed_at).
+        "completion_date",
         "home_ml_open",
         "away_ml_open",
         "total_open",

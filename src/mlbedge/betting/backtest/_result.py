@@ -96,8 +96,13 @@ class BacktestResult:
         profit = action["profit"].to_numpy()
         stake = action["stake"].to_numpy()
         with_clv = action.filter(pl.col("clv").is_not_null())
-        roi_interval = roi_ci(profit, stake, n_resamples=n_resamples, seed=seed)
-        clv_interval = mean_ci(with_clv["clv"].to_numpy(), n_resamples=n_resamples, seed=seed)
+        # Intervals resample whole dates: the bets of one day are not independent.
+        roi_interval = roi_ci(
+            profit, stake, days=action["date"].to_numpy(), n_resamples=n_resamples, seed=seed
+        )
+        clv_interval = mean_ci(
+            with_clv["clv"].to_numpy(), days=with_clv["date"].to_numpy(), n_resamples=n_resamples, seed=seed
+        )
         curve = self.curve(market)["bankroll"].to_numpy()
         edges = action["edge"].drop_nulls().to_numpy()
         return {
