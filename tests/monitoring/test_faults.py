@@ -175,7 +175,7 @@ def test_each_fault_is_caught_on_its_first_day(world: World, fault: str, kind: s
     found = [f for f in _findings(world, rows, preds) if f.kind == kind]
     assert [f.subject for f in found] == [subject]
     # A fault that breaks what the model reads or says is critical; a stuck value asks for a look
-    # (a day when every away starter is left-handed is one value too).
+    # (a day when every away starter throws with the same hand is one value too).
     critical = {
         "sides_swapped",
         "null_market",
