@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/mlbedge demo
 
+# System packages (chromium, chromium-driver, docker-compose, wrk, PostgreSQL, Redis) are
+# installed and the services started by scripts/test_deps.sh when missing.
 test: setup
+	bash scripts/test_deps.sh
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 	bash scripts/feast_env.sh
 
@@ -31,6 +35,7 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:

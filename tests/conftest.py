@@ -91,12 +91,19 @@ def fixtures_dir() -> Path:
 def loaded_db_url() -> Iterator[str]:
     """A database with every real historical file loaded and linked, shared by a test session.
 
-    Read-only for tests: a test that writes must use its own ``conn``/``db_url`` instead.
+    Read-only for tests: a test that writes must use its own ``conn``/``db_url`` instead. A child
+    run (the mutation checks) is handed its parent's through ``MLBEDGE_TEST_LOADED_DB_URL``.
     """
+    handed_down = os.environ.get("MLBEDGE_TEST_LOADED_DB_URL")
+    if handed_down:
+        yield handed_down
+        return
     from mlbedge.games.link import rebuild_games
     from mlbedge.sources.historical.files import historical_files
+    from mlbedge.sources.historical.lahman import load_lahman_files
     from mlbedge.sources.historical.pinnacle import load_pinnacle
     from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+    from mlbedge.sources.historical.retrosplits import load_retrosplits_files
     from mlbedge.sources.historical.sbro import load_sbro_files
     from mlbedge.storage.migrations import migrate
 
@@ -108,6 +115,8 @@ def loaded_db_url() -> Iterator[str]:
             load_sbro_files(connection, files.sbro)
             load_pinnacle(connection, files.pinnacle_games, files.pinnacle_lines)
             load_retrosheet_files(connection, files.retrosheet)
+            load_lahman_files(connection, files.lahman)
+            load_retrosplits_files(connection, files.retrosplits)
             rebuild_games(connection)
         yield url
     finally:

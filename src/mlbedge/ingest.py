@@ -2,10 +2,12 @@
 staging from raw (``reparse``) and what happened lately (``status``).
 
 A pass, per source: make the requests (politely, see :mod:`mlbedge.sources.http`), store every
-response raw at once (or spool it to ``MLBEDGE_HOME/spool`` when PostgreSQL is away), then parse
-what was stored, reading it back from ``raw``, write the staging snapshots, and link the games to
-MLB ``gamePk``. A source that fails, times out or blocks the client is reported and the other
-sources go on; a database that goes away loses nothing fetched.
+response raw at once, every retried attempt included (or spool it to ``MLBEDGE_HOME/spool`` when
+PostgreSQL is away), then parse what was stored, reading it back from ``raw``, write the staging
+snapshots, and link the games to MLB ``gamePk``. The sources are fetched concurrently, each within
+its time budget (``http_source_budget_seconds``), so one stalled source delays nothing else and
+a pass ends in about one budget. A source that fails, times out or blocks the client is reported
+and the other sources go on; a database that goes away loses nothing fetched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -95,6 +98,11 @@ class UnmatchedGame(BaseModel):
 class RunReport(BaseModel):
     """One pass: requests per source, what was stored, parsed, written, quarantined and linked."""
 
+    @property
+    def every_source_failed(self) -> bool:
+        """No source got a single usable response this pass."""
+        return bool(self.sources) and all(s.ok == 0 for s in self.sources.values())
+
     day: date
     started_at: datetime
     finished_at: datetime | None = None
@@ -138,6 +146,8 @@ class RawSink:
         self.stored: list[uuid.UUID] = []
         self.spooled = 0
         self._connect_timeout = connect_timeout
+        # The sources of a pass run in threads and share this one connection: one use at a time.
+        self.lock = threading.RLock()
 
     def open(self) -> bool:
         """Connect (migrating the schema) and flush any spooled fetches; False when unreachable."""
@@ -167,16 +177,17 @@ class RawSink:
 
     def put(self, result: FetchResult) -> None:
         """Keep one fetch, before anything parses it."""
-        if self.conn is not None:
-            try:
-                store_fetch(self.conn, result)
-                self.conn.commit()
-                self.stored.append(result.fetch_id)
-                return
-            except _DB_DOWN as exc:
-                self.mark_down(exc)
-        self.spool.put(result)
-        self.spooled += 1
+        with self.lock:
+            if self.conn is not None:
+                try:
+                    store_fetch(self.conn, result)
+                    self.conn.commit()
+                    self.stored.append(result.fetch_id)
+                    return
+                except _DB_DOWN as exc:
+                    self.mark_down(exc)
+            self.spool.put(result)
+            self.spooled += 1
 
     def close(self) -> None:
         if self.conn is not None:
@@ -261,13 +272,22 @@ class _Pass:
     day: date
     reports: dict[str, SourceReport] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)
+    deadlines: dict[str, float] = field(default_factory=dict)
 
     def fetch(self, request: Request) -> FetchResult | None:
-        """Make one request, store it raw at once; None if the source already blocked us this pass."""
+        """Make one request, store it raw at once (and every retried attempt before it); None if
+        the source already blocked us this pass or its time budget is spent."""
         report = self.reports.setdefault(request.source, SourceReport(source=request.source))
         if request.source in self.stopped:
             return None
-        result = self.client.fetch(request)
+        deadline = self.deadlines.get(request.source)
+        if deadline is not None and time.monotonic() >= deadline:
+            report.errors.append(
+                f"{request.endpoint} {request.url}: not requested, the source's "
+                f"{self.settings.http_source_budget_seconds:g} s budget for this pass is spent"
+            )
+            return None
+        result = self.client.fetch(request, deadline=deadline, on_attempt=self.sink.put)
         self.sink.put(result)
         report.requests += 1
         if result.ok:
@@ -300,15 +320,16 @@ class _Pass:
 
     def query(self, sql: str, params: Sequence[Any]) -> pl.DataFrame | None:
         """A read for planning; None when the database is away (plan without it)."""
-        if self.sink.conn is None:
-            return None
-        try:
-            frame = fetch_frame(self.sink.conn, sql, params)
-            self.sink.conn.commit()
-            return frame
-        except _DB_DOWN as exc:
-            self.sink.mark_down(exc)
-            return None
+        with self.sink.lock:
+            if self.sink.conn is None:
+                return None
+            try:
+                frame = fetch_frame(self.sink.conn, sql, params)
+                self.sink.conn.commit()
+                return frame
+            except _DB_DOWN as exc:
+                self.sink.mark_down(exc)
+                return None
 
 
 def _plan_mlb_stats(p: _Pass) -> None:
@@ -432,14 +453,21 @@ def run(
         sink.open()
         report.flushed_from_spool = len(sink.flushed)
         this_pass = _Pass(settings, client, sink, clock, day)
+        budget_end = time.monotonic() + settings.http_source_budget_seconds
+        this_pass.deadlines = dict.fromkeys(names, budget_end)
         for name in names:
+            this_pass.reports.setdefault(name, SourceReport(source=name))
+
+        def plan(name: str) -> None:
             try:
                 PLANS[name](this_pass)
             except Exception as exc:  # a planning bug must not stop the other sources
                 log.exception("planning %s failed", name)
-                this_pass.reports.setdefault(name, SourceReport(source=name)).errors.append(
-                    f"pass failed: {exc}"
-                )
+                this_pass.reports[name].errors.append(f"pass failed: {exc}")
+
+        # Concurrently: a stalled source costs its own budget, not the others' time.
+        with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="ingest") as pool:
+            list(pool.map(plan, names))
         report.sources = {n: this_pass.reports.get(n, SourceReport(source=n)) for n in names}
         # Everything seen since a day before this pass is re-linked (cheap, and it picks up
         # source games whose MLB schedule arrived later).
@@ -595,15 +623,18 @@ def status(
                   max(fetched_at) AS last_attempt,
                   count(*) AS fetches,
                   count(*) FILTER (WHERE fetched_at >= %(since)s) AS fetches_24h,
-                  count(*) FILTER (WHERE fetched_at >= %(since)s AND fetch_error IS NOT NULL) AS errors_24h,
+                  count(*) FILTER (WHERE fetched_at >= %(since)s
+                                   AND (fetch_error IS NOT NULL OR parse_status = 'failed')) AS errors_24h,
                   count(*) FILTER (WHERE parse_status = 'failed') AS parse_failures
            FROM raw.fetches GROUP BY source""",
         {"since": now - timedelta(hours=24)},
     )
     last_errors = fetch_frame(
         conn,
-        """SELECT DISTINCT ON (source) source, fetch_error AS last_error, fetched_at AS last_error_at
-           FROM raw.fetches WHERE fetch_error IS NOT NULL ORDER BY source, fetched_at DESC""",
+        """SELECT DISTINCT ON (source) source,
+                  coalesce(fetch_error, 'parse failed: ' || parse_error) AS last_error, fetched_at AS last_error_at
+           FROM raw.fetches WHERE fetch_error IS NOT NULL OR parse_status = 'failed'
+           ORDER BY source, fetched_at DESC""",
     )
     counts = {
         table: fetch_frame(conn, f"SELECT source, count(*) AS n FROM staging.{table} GROUP BY source")

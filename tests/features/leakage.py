@@ -8,8 +8,8 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 
-from mlbedge.features.asof import game_clock
 from mlbedge.features.pipeline import FeatureInputs
+from tests.features.oracle import observation_times
 
 CLOSING = ["home_ml_close", "away_ml_close", "total_close", "over_odds_close", "under_odds_close"]
 SBRO_RUN_LINE = ["home_rl", "home_rl_odds", "away_rl_odds"]
@@ -63,11 +63,8 @@ def alter_after(
     """
     rng = np.random.default_rng(seed)
     games = inputs.games
-    clock = (
-        game_clock(games.lazy(), cutoff_minutes)
-        .collect()
-        .select("game_id", "result_observed_at", "day_start")
-    )
+    # "Later" is decided by the independent clock, never by the pipeline's own.
+    clock = observation_times(games, cutoff_minutes).select("game_id", "result_observed_at", "day_start")
     g = games.join(clock, on="game_id", how="left", maintain_order="left")
     n = g.height
     late_result = pl.col("result_observed_at") > cut

@@ -96,7 +96,7 @@ def test_health_and_ready_name_every_component(app: ServedApp) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True and body["missing"] == [] and body["degraded"] is False
-    assert set(body["checks"]) == {"postgresql", "redis", "model"}
+    assert set(body["checks"]) == {"postgresql", "redis", "model", "online_store"}
     assert all(check["ok"] for check in body["checks"].values())
     assert "moneyline" in body["checks"]["model"]["detail"]
 
@@ -441,10 +441,11 @@ def test_metrics_histogram_by_route_predictions_and_model_versions(
 
 
 def test_rate_limit_is_429_with_retry_after_per_client(serve, make_settings, slate: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
-    app = serve(make_settings(rate_limit_requests=3, rate_limit_window_seconds=30))
-    game = slate["game_id"][0]
     mine = {"X-API-Key": f"client-{uuid.uuid4().hex}"}
     other = {"X-API-Key": f"client-{uuid.uuid4().hex}"}
+    keys = f"{mine['X-API-Key']},{other['X-API-Key']}"  # configured keys: a budget each
+    app = serve(make_settings(rate_limit_requests=3, rate_limit_window_seconds=30, api_keys=keys))
+    game = slate["game_id"][0]
     with app.client() as c:
         answers = [c.get(f"/v1/predictions/{game}", headers=mine).status_code for _ in range(3)]
         refused = c.get(f"/v1/predictions/{game}", headers=mine)

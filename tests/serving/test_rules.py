@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from mlbedge.serving.models import ModelSet, NoChampionError
 from mlbedge.serving.params import IsoDate
 from mlbedge.serving.predict import edge, market_line, market_probability
-from mlbedge.serving.ratelimit import Decision, client_key
+from mlbedge.serving.ratelimit import Decision, client_key, key_digest
 
 NAMES = ("ml_home_prob", "total_line", "total_over_prob", "rl_home_line", "rl_home_cover_prob")
 
@@ -53,10 +53,14 @@ def test_dates_are_strict_iso(text: str) -> None:
 
 
 def test_rate_limit_keys_never_hold_an_api_key_in_clear() -> None:
-    key = client_key("secret-key-123", "10.0.0.1")
+    known = frozenset({key_digest("secret-key-123")})
+    key = client_key("secret-key-123", "10.0.0.1", known)
     assert "secret-key-123" not in key and key.startswith("key:")
-    assert client_key("secret-key-123", "10.0.0.2") == key  # the key, not the address, is the client
-    assert client_key(None, "10.0.0.1") == "ip:10.0.0.1"
+    assert client_key("secret-key-123", "10.0.0.2", known) == key  # the key, not the address, is the client
+    assert client_key(None, "10.0.0.1", known) == "ip:10.0.0.1"
+    # A key nobody configured is no identity: the address is the client.
+    assert client_key("made-up-key", "10.0.0.1", known) == "ip:10.0.0.1"
+    assert client_key("secret-key-123", "10.0.0.1") == "ip:10.0.0.1"
     assert Decision(False, 11, 10, 0.2).retry_after == 1  # never "retry in 0 s"
     assert Decision(False, 11, 10, 41.2).retry_after == 42
 

@@ -85,11 +85,25 @@ def test_market_benchmarks_match_the_design_numbers(training_data) -> None:
     assert by_source["market_close"]["log_loss"] == pytest.approx(0.6717, abs=0.0006)
     assert by_source["market_open"]["brier"] == pytest.approx(0.2407, abs=0.0004)
     assert 0.55 < by_source["market_open"]["auc"] < 0.65
-    # A "model" that is the opening line differs from it by exactly zero.
-    same = differences.filter(
-        pl.col("season") == "pooled", pl.col("versus") == "market_open", pl.col("metric") == "log_loss"
+    # A "model" that IS the closing line: its difference from the opening line is the per-game
+    # log-loss gap of the two lines, recomputed here from the prices, and its interval holds it.
+    closer = predictions.with_columns(p_model=pl.col("market_close"))
+    _, vs_open = compare(closer, n_resamples=200)
+    both = frame.filter(
+        pl.col("y").is_not_null(), pl.col("market_open").is_not_null(), pl.col("market_close").is_not_null()
     )
-    assert same["estimate"][0] == 0.0 and same["ci_low"][0] == 0.0 and same["ci_high"][0] == 0.0
+    y, p_open, p_close = (both[c].to_numpy() for c in ("y", "market_open", "market_close"))
+
+    def loss(p: np.ndarray) -> np.ndarray:
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    gap = vs_open.filter(
+        pl.col("season") == "pooled", pl.col("versus") == "market_open", pl.col("metric") == "log_loss",
+        pl.col("scope") == "common",
+    )  # fmt: skip
+    assert gap["n_games"][0] == both.height
+    assert gap["estimate"][0] == pytest.approx(float(np.mean(loss(p_close) - loss(p_open))), abs=1e-12)
+    assert gap["ci_low"][0] < gap["estimate"][0] < gap["ci_high"][0] < 0
     closing = differences.filter(
         pl.col("season") == "pooled", pl.col("versus") == "market_close", pl.col("metric") == "log_loss"
     )

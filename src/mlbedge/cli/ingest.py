@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import typer
 from rich.table import Table
 
 from mlbedge import ingest as live
 from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.settings import Settings
 from mlbedge.storage.database import connect
 
 app = typer.Typer(
@@ -21,6 +25,17 @@ app = typer.Typer(
 SourcesOption = typer.Option(
     None, "--sources", help=f"Comma-separated subset of: {', '.join(live.SOURCES)} (default all)."
 )
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[psycopg.Connection]:
+    """A connection, or a clear error (no traceback) when PostgreSQL cannot be reached."""
+    try:
+        with connect(settings) as conn:
+            yield conn
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(f"PostgreSQL unreachable: {first}") from None
 
 
 def _day(value: str | None) -> date | None:
@@ -71,6 +86,8 @@ def run_cmd(
     settings = settings_for(home)
     report = live.run(settings, day=_day(day), sources=_sources(sources))
     print_run(report)
+    if report.every_source_failed:
+        raise fail(f"every source failed this pass ({', '.join(report.sources)}): nothing usable fetched")
 
 
 @app.command("poll")
@@ -119,7 +136,7 @@ def reparse_cmd(
     """Re-parse stored raw payloads (after a parser fix); idempotent."""
     settings = settings_for(home)
     day = _day(since) or date.today()  # --since is required, so _day always returns a date here
-    with connect(settings) as conn:
+    with _database(settings) as conn:
         result = live.reparse(
             conn,
             since=day,
@@ -138,7 +155,7 @@ def reparse_cmd(
 def status_cmd(home: Path | None = HomeOption) -> None:
     """Last success per source, counts, errors in the last 24 h, spool and parse backlog."""
     settings = settings_for(home)
-    with connect(settings) as conn:
+    with _database(settings) as conn:
         result = live.status(conn, settings)
     table = Table(title="Live sources")
     columns = (

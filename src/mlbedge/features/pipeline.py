@@ -4,7 +4,8 @@
 :mod:`mlbedge.features.io`). Its first step decides what any feature may read at all:
 
 - the **schedule** (pre-game facts, a whitelist of curated.games columns),
-- the **results** (the two scores, each tagged with when it is observed: end of local date),
+- the **results** (the two scores, each tagged with when it is observed: end of local date, or of
+  the completion date for a suspended game),
 - the **opening prices** (SBRO open, observed at the start of the local date),
 - time-stamped **snapshots** (Pinnacle lines, live quotes, live splits).
 
@@ -27,6 +28,7 @@ import polars as pl
 
 from mlbedge.features import market, pitcher, splits, team, temporal
 from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, conform, priced
 from mlbedge.features.registry import feature_set_version, registry
 from mlbedge.features.validation import validate_features
 from mlbedge.settings import get_settings
@@ -42,21 +44,22 @@ SCHEDULE_COLUMNS: dict[str, pl.DataType] = {
     "away_team_id": pl.Int64(),
     "start_time_utc": TIMESTAMP,
     "day_night": pl.String(),
-    "home_starter": pl.String(),
-    "away_starter": pl.String(),
+    # The starters listed before the game (the actual starter is a label, never read here).
+    "home_listed_starter": pl.String(),
+    "away_listed_starter": pl.String(),
     "home_starter_hand": pl.String(),
     "away_starter_hand": pl.String(),
     "pin_game_no": pl.Int64(),
 }
-OPENING_COLUMNS: dict[str, pl.DataType] = {
-    "home_ml_open": pl.Int64(),
-    "away_ml_open": pl.Int64(),
-    "total_open": pl.Float64(),
-    "over_odds_open": pl.Int64(),
-    "under_odds_open": pl.Int64(),
-}
 RESULT_COLUMNS: dict[str, pl.DataType] = {"home_score": pl.Int64(), "away_score": pl.Int64()}
-GAME_COLUMNS: dict[str, pl.DataType] = {**SCHEDULE_COLUMNS, **OPENING_COLUMNS, **RESULT_COLUMNS}
+# When a result is observed: a suspended game's completion date (read by the clock only).
+RESULT_TIME_COLUMNS: dict[str, pl.DataType] = {"completion_date": pl.Date()}
+GAME_COLUMNS: dict[str, pl.DataType] = {
+    **SCHEDULE_COLUMNS,
+    **OPENING_COLUMNS,
+    **RESULT_COLUMNS,
+    **RESULT_TIME_COLUMNS,
+}
 
 META_COLUMNS: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -81,8 +84,8 @@ class FeatureInputs:
     """Everything the features may be built from.
 
     ``games``: curated.games rows (any extra columns are ignored, closing lines included).
-    ``pinnacle_lines``: staging.pinnacle_lines rows (:data:`market.PINNACLE_SCHEMA`).
-    ``quotes``: live odds quotes, one row per side (:data:`market.QUOTE_SCHEMA`).
+    ``pinnacle_lines``: staging.pinnacle_lines rows (:data:`mlbedge.features.prices.PINNACLE_SCHEMA`).
+    ``quotes``: live odds quotes, one row per side (:data:`mlbedge.features.prices.QUOTE_SCHEMA`).
     ``splits``: live betting splits, one row per side (:data:`splits.SPLITS_SCHEMA`).
     Absent optional inputs mean "none observed": their features come out null, never zero.
     """
@@ -93,16 +96,6 @@ class FeatureInputs:
     splits: pl.DataFrame | None = None
 
 
-def conform(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Exactly ``schema``'s columns and types; a missing column is all null, extra columns dropped."""
-    if frame is None or frame.is_empty():
-        return pl.DataFrame(schema=schema)
-    return frame.select(
-        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
-        for name, dtype in schema.items()
-    )
-
-
 def _snapshots(
     games: pl.LazyFrame, clock: pl.LazyFrame, inputs: FeatureInputs, wanted: pl.LazyFrame
 ) -> pl.DataFrame:
@@ -110,18 +103,17 @@ def _snapshots(
     opening = games.select("game_id", *OPENING_COLUMNS).join(
         clock.select("game_id", "day_start"), on="game_id", how="inner"
     )
-    parts = [market.sbro_open_snapshots(opening)]
-    if inputs.pinnacle_lines is not None and not inputs.pinnacle_lines.is_empty():
-        lines = conform(inputs.pinnacle_lines, market.PINNACLE_SCHEMA).lazy()
-        parts.append(market.pinnacle_snapshots(lines, games.select("pin_game_no", "game_id").drop_nulls()))
-    if inputs.quotes is not None and not inputs.quotes.is_empty():
-        parts.append(market.live_snapshots(conform(inputs.quotes, market.QUOTE_SCHEMA).lazy()))
     snapshots = (
-        pl.concat([p.select(list(market.SNAPSHOT_SCHEMA)) for p in parts])
+        collect_snapshots(
+            opening,
+            pinnacle_lines=inputs.pinnacle_lines,
+            pinnacle_games=games.select("pin_game_no", "game_id").drop_nulls(),
+            quotes=inputs.quotes,
+        )
         .join(wanted, on="game_id", how="semi")
         .collect()
     )
-    return market.priced(snapshots)
+    return priced(snapshots)
 
 
 def _splits_snapshots(inputs: FeatureInputs, wanted: pl.LazyFrame) -> pl.LazyFrame:
@@ -151,15 +143,18 @@ def build_features(
     schedule = (
         games.select(*SCHEDULE_COLUMNS)
         .with_columns(
-            home_starter_key=pitcher.starter_key(pl.col("home_starter")),
-            away_starter_key=pitcher.starter_key(pl.col("away_starter")),
+            home_starter_key=pitcher.starter_key(pl.col("home_listed_starter")),
+            away_starter_key=pitcher.starter_key(pl.col("away_listed_starter")),
         )
         .collect()
         .lazy()
     )
     results = (
         games.select("game_id", *RESULT_COLUMNS)
-        .join(clock.select("game_id", pl.col("result_observed_at").alias("observed_at")), on="game_id")
+        .join(
+            clock.select("game_id", "result_date", pl.col("result_observed_at").alias("observed_at")),
+            on="game_id",
+        )
         .collect()
         .lazy()
     )

@@ -76,9 +76,10 @@ class Readiness(_Out):
     """Whether the API can serve predictions, and what is missing when not."""
 
     ready: bool
-    missing: list[Literal["postgresql", "redis", "model"]] = Field(
+    missing: list[Literal["postgresql", "redis", "model", "online_store"]] = Field(
         description="Components that are down. Redis down with the PostgreSQL fallback on still serves "
-        "(degraded), so ``ready`` may be true with redis listed."
+        "(degraded), so ``ready`` may be true with redis listed; ``online_store``: Redis answers but is "
+        "empty or stale (games PostgreSQL has are missing), served from PostgreSQL while it refills."
     )
     degraded: bool = Field(description="Features would come from the PostgreSQL fallback right now.")
     checks: dict[str, Check]
@@ -158,7 +159,12 @@ class Prediction(_Out):
     feature_completeness: float = Field(
         ge=0.0, le=1.0, description="Share of the row's features that are known (not null)."
     )
-    degraded: bool = Field(description="The features came from the PostgreSQL fallback (Redis unreachable).")
+    degraded: bool = Field(
+        description="The features came from the PostgreSQL fallback (Redis unreachable, or missing the game)."
+    )
+    features_source: Literal["online_store", "postgres"] = Field(
+        "online_store", description="Where the game's features were read: the online store or PostgreSQL."
+    )
     markets: list[MarketPrediction]
     unavailable: dict[str, str] = Field(
         default_factory=dict, description="Markets not predicted, with the reason (e.g. no champion model)."

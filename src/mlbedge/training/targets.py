@@ -67,7 +67,7 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # Columns every labelled frame carries besides the features (see :func:`label_frame`).
-LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close")
+LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close", "market_asof")
 
 
 @dataclass(frozen=True)
@@ -175,15 +175,22 @@ def _fair(frame: pl.DataFrame, a: str, b: str) -> np.ndarray:
     return np.asarray(fair_a, dtype=np.float64)
 
 
-def label_frame(features: pl.DataFrame, labels: pl.DataFrame, target: Target | str) -> pl.DataFrame:
+def label_frame(
+    features: pl.DataFrame, labels: pl.DataFrame, target: Target | str, asof: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The feature rows with the target's label, line and benchmark probabilities.
 
     Adds ``y`` (1/0 for binary targets, a number for regressions; null where the game has no
     result or pushes), ``target_line`` (the quoted total or run-line handicap; null for targets
     without a line), ``market_open`` and ``market_close`` (the de-vigged opening and closing
     probabilities of the same event; null where a price is missing or prices another line; for
-    ``total_runs`` the quoted totals themselves). Rows keep the features' order.
+    ``total_runs`` the quoted totals themselves), and ``market_asof``: the price quotable at the
+    cutoff, the one a bet is placed at, from ``asof``
+    (:func:`mlbedge.training.asof_market.read_asof_probabilities`; null without it). Rows keep the
+    features' order.
     """
+    from mlbedge.training.asof_market import market_asof
+
     target = get_target(target) if isinstance(target, str) else target
     frame = features.join(labels, on="game_id", how="left", suffix="_label")
     home, away = pl.col("home_score"), pl.col("away_score")
@@ -231,6 +238,7 @@ def label_frame(features: pl.DataFrame, labels: pl.DataFrame, target: Target | s
         market_open=m_open.cast(pl.Float64),
         market_close=m_close.cast(pl.Float64),
     )
+    labelled = labelled.with_columns(market_asof=market_asof(labelled, target.name, asof))
     return labelled.select(*features.columns, *LABEL_COLUMNS)
 
 

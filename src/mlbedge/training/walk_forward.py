@@ -249,6 +249,7 @@ def run_walk_forward(
                     pl.Series("p_raw", p_raw, dtype=pl.Float64),
                     "market_open",
                     "market_close",
+                    "market_asof",
                 )
             )
             runs.append(

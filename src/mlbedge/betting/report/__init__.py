@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
-from mlbedge.betting.backtest import MARKETS, BacktestResult, SeasonBacktest
+from mlbedge.betting.backtest import MARKETS, BacktestResult
+from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.metrics import calibration_bins
 from mlbedge.betting.report import charts
 
@@ -94,6 +95,13 @@ def _figure(chart_id: str, svg: str | None, caption: str, empty: str) -> str:
 # sections
 
 
+def _difference_cell(key: str) -> Any:
+    """A model - benchmark log-loss difference with its interval (over dates), or nothing."""
+    return lambda d: (
+        f"{d[key]['estimate']:+.4f}" + _ci(d[key]["ci"], lambda v: f"{v:+.4f}") if d.get(key) else ""
+    )
+
+
 def numbers_table(doc: Mapping[str, Any]) -> str:
     """The numbers of every market (and of all bets) as an HTML table."""
     columns = [m for m in (*MARKETS, "all") if m in doc]
@@ -112,18 +120,11 @@ def numbers_table(doc: Mapping[str, Any]) -> str:
         ("games scored", lambda d: f"{d['n_games']:,}"),
         ("model log loss", score("model", "log_loss")),
         ("opening line log loss", score("market_open", "log_loss")),
+        ("price at as_of (bet into) log loss", score("market_asof", "log_loss")),
         ("closing line log loss", score("market_close", "log_loss")),
-        (
-            "model - opening log loss (95% CI)",
-            lambda d: (
-                (
-                    f"{d['model_minus_open_log_loss']['estimate']:+.4f}"
-                    + _ci(d["model_minus_open_log_loss"]["ci"], lambda v: f"{v:+.4f}")
-                )
-                if d.get("model_minus_open_log_loss")
-                else ""
-            ),
-        ),
+        ("model - opening log loss (95% CI)", _difference_cell("model_minus_open_log_loss")),
+        ("model - price at as_of log loss (95% CI)", _difference_cell("model_minus_asof_log_loss")),
+        ("model - closing log loss (95% CI)", _difference_cell("model_minus_close_log_loss")),
         ("model Brier", score("model", "brier")),
         ("opening line Brier", score("market_open", "brier")),
         ("closing line Brier", score("market_close", "brier")),
@@ -372,8 +373,24 @@ def render_report(
     )
 
 
-def season_report(season: SeasonBacktest, doc: Mapping[str, Any] | None = None) -> str:
-    """The report of one season's backtest (:func:`mlbedge.betting.backtest.run_season`)."""
+class SeasonRun(Protocol):
+    """What the report reads of a season backtest (:class:`mlbedge.research.seasons.SeasonBacktest`)."""
+
+    train_seasons: list[int]
+    test_season: int
+    feature_set_version: str
+    cutoff_minutes: int
+    policy: StakingPolicy
+    result: BacktestResult
+    predictions: pl.DataFrame
+
+    def importance(self, top: int = 20) -> dict[str, dict[str, float]]: ...
+
+    def to_json(self, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]: ...
+
+
+def season_report(season: SeasonRun, doc: Mapping[str, Any] | None = None) -> str:
+    """The report of one season's backtest (:func:`mlbedge.research.seasons.run_season`)."""
     policy = season.policy
     meta = {
         "test season": str(season.test_season),
