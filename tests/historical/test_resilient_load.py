@@ -291,3 +291,25 @@ def test_missing_header_file_reported_not_raised(conn: psycopg.Connection, tmp_p
     (summary,) = load_sbro_files(conn, [path])
     assert summary.status == "failed"
     assert f"{path}, row 0: not an SBRO file: header lacks" in (summary.error or "")
+
+
+def test_corrected_game_log_replaces_the_phantom_game_and_its_lineup(
+    conn: psycopg.Connection, data_dir: Path, tmp_path: Path
+) -> None:
+    source = data_dir / "retrosheet" / "GL2016.TXT"
+    lines = source.read_bytes().split(b"\n")
+    index = next(i for i, line in enumerate(lines) if line.startswith(b'"20160908"'))
+    path = tmp_path / "GL2016.TXT"
+    _with_line(source, path, index, lambda b: b.replace(b'"20160908"', b'"20161230"', 1))  # in season, wrong
+    (first,) = load_retrosheet_files(conn, [path])
+    phantom = "SELECT count(*) FROM {} WHERE date = '2016-12-30'"
+    assert first.status == "loaded"
+    assert _count(conn, phantom.format("staging.retrosheet_games")) == 1
+    assert _count(conn, phantom.format("staging.retrosheet_lineups")) == 18  # nine a side
+
+    path.write_bytes(source.read_bytes())  # the corrected file, same name
+    (second,) = load_retrosheet_files(conn, [path])
+    assert second.status == "loaded"
+    assert _count(conn, phantom.format("staging.retrosheet_games")) == 0
+    assert _count(conn, phantom.format("staging.retrosheet_lineups")) == 0
+    assert _count(conn, "SELECT count(*) FROM staging.retrosheet_games") == second.records

@@ -141,6 +141,7 @@ def live(
         "ACTION_NETWORK_MIN_INTERVAL_SECONDS": "0.02",
         "VSIN_MIN_INTERVAL_SECONDS": "0.02",
         "SBD_MIN_INTERVAL_SECONDS": "0.02",
+        "MLB_BACKFILL_AUTO": "false",  # the season's backfill has its own tests (test_backfill.py)
     }
     for key, value in env.items():
         monkeypatch.setenv(f"MLBEDGE_{key}", value)
@@ -306,7 +307,9 @@ def test_ingest_cli_run_reparse_and_status(live: tuple[Settings, Sources], db_ur
             "SELECT away_score, home_score, away_starter_id, observed_at FROM staging.results WHERE origin = 'feed_live'",
         )
         assert result_row == (3, 1, 686613, datetime(2024, 7, 1, 21, 44, 4, tzinfo=UTC))  # metaData.timeStamp
-        assert _one(conn, "SELECT count(*) FROM raw.fetches WHERE source = 'sbd'") == 3  # a timeout retried once
+        assert (
+            _one(conn, "SELECT count(*) FROM raw.fetches WHERE source = 'sbd'") == 3
+        )  # a timeout retried once
     result = runner.invoke(app, ["ingest", "reparse", "--since", "2020-01-01", *home])
     assert result.exit_code == 0, result.output
     assert re.search(r"re-parsed (\d+)/\1 fetches", result.output)

@@ -232,7 +232,15 @@ def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
         conn, SOURCE, raw, table=TABLE, frame=games, key=KEY, quarantined=bad,
         rows_read=games.height + bad.height,
     )  # fmt: skip
-    # A game's lineup is written with it; a quarantined game has none.
+    # A game's lineup is written with it; a quarantined game has none, and a game an older
+    # version of this file had (deleted by write_parsed) takes its lineup with it.
+    season = season_in_name(raw.name)
+    conn.execute(
+        f"DELETE FROM {LINEUP_TABLE} l WHERE (%(season)s::int IS NULL OR extract(year FROM l.date) = %(season)s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {TABLE} g "
+        "WHERE g.date = l.date AND g.home_team_id = l.home_team_id AND g.game_num = l.game_num)",
+        {"season": season},
+    )
     upsert_frame(conn, LINEUP_TABLE, lineups, key=LINEUP_KEY)
     _drop_orphan_lineups(conn, games)
     return summary
