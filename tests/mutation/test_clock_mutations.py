@@ -107,7 +107,10 @@ def run_suite(src: Path, loaded_db_url: str) -> subprocess.CompletedProcess[str]
     )
     subprocess.run([sys.executable, "-c", check], env=env, check=True, timeout=60)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *SUITE],
+        # Its own --basetemp: a child pytest would otherwise reset the shared pytest-of-<user> folder
+        # to mode 0700 under the embedded-PostgreSQL tests, whose server runs as another user.
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf"]
+        + ["--basetemp", str(src.parent / "pytest"), *SUITE],
         cwd=REPO,
         env=env,
         capture_output=True,
