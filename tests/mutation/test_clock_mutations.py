@@ -122,6 +122,7 @@ def run_suite(src: Path, loaded_db_url: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # five child runs: about a minute of CPU idle, far longer on a shared machine
 def test_every_clock_mutation_makes_the_leakage_suite_fail(
     loaded_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
