@@ -21,9 +21,10 @@ import polars as pl
 import psycopg
 
 from benchmarks.common import Result, scratch_database, timed
-from mlbedge.betting.backtest import MARKETS, SeasonBacktest, run_season
+from mlbedge.betting.backtest import MARKETS
 from mlbedge.betting.metrics import log_loss, mean_ci, roi_ci
 from mlbedge.games.link import rebuild_games
+from mlbedge.research.seasons import SeasonBacktest, run_season
 from mlbedge.settings import Settings
 from mlbedge.sources.historical.files import historical_files
 from mlbedge.sources.historical.pinnacle import load_pinnacle

@@ -1,4 +1,8 @@
-"""Loading every historical file into PostgreSQL (goal: under 15 s on this machine)."""
+"""Loading every historical file into PostgreSQL (goal: under 15 s on this machine).
+
+SBRO, Pinnacle 2016, the game logs 2010-2020 (games and lineups), the Lahman tables and the
+retrosplits files, then the link (listed starters resolved to Retrosheet ids included).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from mlbedge.games.link import rebuild_games
 from mlbedge.settings import Settings
 from mlbedge.sources.historical.common import RawFile
 from mlbedge.sources.historical.files import HistoricalFiles, historical_files
+from mlbedge.sources.historical.lahman import load_lahman_files
 from mlbedge.sources.historical.pinnacle import load_pinnacle, parse_pinnacle_games, parse_pinnacle_lines
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+from mlbedge.sources.historical.retrosplits import load_retrosplits_files
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.bulk import upsert_frame
 from mlbedge.storage.migrations import migrate
@@ -27,6 +33,8 @@ def run() -> list[Result]:
                 "sbro": lambda: load_sbro_files(conn, files.sbro),
                 "pinnacle": lambda: load_pinnacle(conn, files.pinnacle_games, files.pinnacle_lines),
                 "retrosheet": lambda: load_retrosheet_files(conn, files.retrosheet),
+                "lahman": lambda: load_lahman_files(conn, files.lahman),
+                "retrosplits": lambda: load_retrosplits_files(conn, files.retrosplits),
                 "link": lambda: rebuild_games(conn),
             }
             total = 0.0

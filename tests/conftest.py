@@ -95,8 +95,10 @@ def loaded_db_url() -> Iterator[str]:
     """
     from mlbedge.games.link import rebuild_games
     from mlbedge.sources.historical.files import historical_files
+    from mlbedge.sources.historical.lahman import load_lahman_files
     from mlbedge.sources.historical.pinnacle import load_pinnacle
     from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+    from mlbedge.sources.historical.retrosplits import load_retrosplits_files
     from mlbedge.sources.historical.sbro import load_sbro_files
     from mlbedge.storage.migrations import migrate
 
@@ -108,6 +110,8 @@ def loaded_db_url() -> Iterator[str]:
             load_sbro_files(connection, files.sbro)
             load_pinnacle(connection, files.pinnacle_games, files.pinnacle_lines)
             load_retrosheet_files(connection, files.retrosheet)
+            load_lahman_files(connection, files.lahman)
+            load_retrosplits_files(connection, files.retrosplits)
             rebuild_games(connection)
         yield url
     finally:

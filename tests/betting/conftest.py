@@ -36,13 +36,13 @@ from mlbedge.betting.backtest import (
     Context,
     ModelStrategy,
     market_snapshots,
-    predictions_frame,
     run_backtest,
 )
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.features.io import copy_frame, read_inputs
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.registry import registry
+from mlbedge.research.seasons import predictions_frame
 from mlbedge.settings import get_settings
 from mlbedge.sources.historical.files import historical_files
 from mlbedge.training.targets import get_target, label_frame

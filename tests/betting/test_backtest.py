@@ -14,9 +14,9 @@ from mlbedge.betting.backtest import (
     BetRefused,
     ModelStrategy,
     run_backtest,
-    score_forecasts,
 )
 from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.research.seasons import score_forecasts
 from tests.betting import hand_season as hs
 
 # Hand-computed: profit per unit of an American price, and the multiplicative de-vig of a close.

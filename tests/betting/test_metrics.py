@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlbedge.betting import metrics
+from mlbedge import scoring
 from mlbedge.betting.metrics import (
     accuracy,
     bootstrap_ci,
@@ -177,7 +177,7 @@ def test_bootstrap_is_seeded_and_chunk_free(monkeypatch: pytest.MonkeyPatch) -> 
     assert mean_ci(values, seed=7) == first
     assert mean_ci(values, seed=8) != first
     # Drawing the resamples in chunks of 3 gives the very same interval as all at once.
-    monkeypatch.setattr(metrics, "_RESAMPLE_CELLS", 3 * 500)
+    monkeypatch.setattr(scoring, "_RESAMPLE_CELLS", 3 * 500)
     assert mean_ci(values, seed=7) == first
 
 

@@ -40,17 +40,15 @@ starting bankroll plus that market's profit alone, in the order results were obs
 time-stamped and quoted the same line; otherwise SBRO's closing line when it is for the same line
 (SBRO's run line is a closing quote). A bet with no comparable close has no CLV (null, counted).
 
-:func:`run_season` is the whole exercise for one test season: train the market models on the
-training seasons (``mlbedge.training``), build the test season's features under the same cutoff,
-run the strategy, and score the model's probabilities beside the market's opening and closing
-lines on the same games (:func:`score_forecasts`).
+:func:`mlbedge.research.seasons.run_season` is the whole exercise for one test season (training
+models, then this engine, then scoring the forecasts); it lives above both training and betting.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -61,7 +59,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from mlbedge.betting.kelly import StakingPolicy, size_slate
+from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.metrics import (
     Interval,
     clv,
@@ -73,17 +71,18 @@ from mlbedge.betting.metrics import (
     roi_ci,
 )
 from mlbedge.betting.settlement import settle_frame
-from mlbedge.domain.odds import american_to_decimal, fair_two_way
-from mlbedge.features import market as market_features
+from mlbedge.betting.strategy import BetRule
+from mlbedge.domain.markets import A_SIDES, B_SIDES, MARKETS
+from mlbedge.domain.odds import fair_two_way
+from mlbedge.features import prices
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.io import copy_frame, read_features, read_inputs
-from mlbedge.features.pipeline import OPENING_COLUMNS, conform
+from mlbedge.features.prices import OFFER_SCHEMA, OPENING_COLUMNS, SBRO_BOOK, offered_quotes
+from mlbedge.scoring import none_if_nan as _none_if_nan
 from mlbedge.settings import get_settings
 
 FloatArray = npt.NDArray[np.float64]
 
-MARKETS: tuple[str, ...] = ("moneyline", "total", "runline")
-SBRO_BOOK = "sbro"
 
 # Everything the engine reads of curated.games: the schedule, the results, the opening and closing lines.
 GAMES_SCHEMA: dict[str, pl.DataType] = {
@@ -179,7 +178,7 @@ class BacktestInputs:
     ``games``: :data:`GAMES_SCHEMA` rows (results and closing lines included). ``features``: their
     point-in-time rows (``game_id, season, date, as_of, start_known`` and the features).
     ``snapshots``: every priced market snapshot of these games at any time (the
-    :data:`mlbedge.features.market.SNAPSHOT_SCHEMA` columns plus ``fair_a`` and ``overround``),
+    :data:`mlbedge.features.prices.SNAPSHOT_SCHEMA` columns plus ``fair_a`` and ``overround``),
     later ones included: the engine offers each game only what was quoted by its ``as_of``.
     """
 
@@ -199,7 +198,7 @@ def market_snapshots(
     """Every price of ``games`` as priced market snapshots: SBRO's opening lines (observed at the
     start of the local date), Pinnacle line snapshots and live quotes (at their own times).
 
-    The same sources and rules as the market features (:mod:`mlbedge.features.market`): a
+    The same sources and rules as the market features (:mod:`mlbedge.features.prices`): a
     snapshot with an impossible price or margin is dropped.
     """
     lazy = games.lazy()
@@ -207,15 +206,13 @@ def market_snapshots(
     opening = lazy.select("game_id", *OPENING_COLUMNS).join(
         clock.select("game_id", "day_start"), on="game_id", how="inner"
     )
-    parts = [market_features.sbro_open_snapshots(opening)]
-    if pinnacle_lines is not None and not pinnacle_lines.is_empty():
-        lines = conform(pinnacle_lines, market_features.PINNACLE_SCHEMA).lazy()
-        keys = lazy.select("pin_game_no", "game_id").drop_nulls()
-        parts.append(market_features.pinnacle_snapshots(lines, keys))
-    if quotes is not None and not quotes.is_empty():
-        parts.append(market_features.live_snapshots(conform(quotes, market_features.QUOTE_SCHEMA).lazy()))
-    frame = pl.concat([p.select(list(market_features.SNAPSHOT_SCHEMA)) for p in parts]).collect()
-    return market_features.priced(frame)
+    frame = prices.collect_snapshots(
+        opening,
+        pinnacle_lines=pinnacle_lines,
+        pinnacle_games=lazy.select("pin_game_no", "game_id").drop_nulls(),
+        quotes=quotes,
+    ).collect()
+    return prices.priced(frame)
 
 
 def load_inputs(
@@ -247,36 +244,8 @@ def load_inputs(
 # what is offered, what closes
 
 
-def offered_quotes(targets: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
-    """The prices a bettor could take for each game at its ``as_of`` (see the module notes).
-
-    ``targets``: ``game_id, as_of, start_known``. Returns :data:`QUOTE_COLUMNS` plus ``as_of``:
-    per game, book and market the last snapshot observed at or before ``as_of``; SBRO's untimed
-    opening line only where the start is unknown.
-    """
-    if snapshots.is_empty():
-        return pl.DataFrame(schema={"as_of": TIMESTAMP, **_quote_schema()})
-    in_force = market_features.quotes_at_cutoff(targets.select("game_id", "as_of").lazy(), snapshots.lazy())
-    return (
-        in_force.join(targets.select("game_id", "start_known").lazy(), on="game_id", how="inner")
-        .filter(pl.col("timestamped") | ~pl.col("start_known"))
-        .select("as_of", *QUOTE_COLUMNS)
-        .sort("as_of", "game_id", "market", "book")
-        .collect()
-    )
-
-
 def _quote_schema() -> dict[str, pl.DataType]:
-    return {
-        "game_id": pl.String(),
-        "book": pl.String(),
-        "market": pl.String(),
-        "line": pl.Float64(),
-        "price_a": pl.Int64(),
-        "price_b": pl.Int64(),
-        "fair_a": pl.Float64(),
-        "observed_at": TIMESTAMP,
-    }
+    return {c: OFFER_SCHEMA[c] for c in QUOTE_COLUMNS}
 
 
 _CLOSE_SCHEMA: dict[str, pl.DataType] = {
@@ -352,7 +321,7 @@ def closing_line_value(bets: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame
     The close is the bet's own book at the same line when it has one, else SBRO's at the same
     line; no comparable close leaves the three null.
     """
-    side_a = pl.col("side").is_in(["home", "over"])
+    side_a = pl.col("side").is_in(A_SIDES)
     own = closes.rename({"line": "_own_line", "close_fair_a": "_own_fair"})
     sbro = (
         closes.filter(pl.col("book") == SBRO_BOOK)
@@ -461,19 +430,14 @@ def model_probabilities(
     return pl.concat(frames)
 
 
-# Probabilities handed to the staking policy stay strictly inside (0, 1).
-_P_CLIP = 1e-6
-
-
 class ModelStrategy:
-    """Bet where a model's probability beats an offered price, sized by the staking policy.
+    """Bet where a model's probability beats an offered price, by the one betting rule.
 
-    For every offered quote of a modelled market, both sides are candidates (side a with the
-    model's probability, side b with its complement: at a whole-number total the model's
-    probability is conditional on no push, which is what Kelly needs when a push returns the
-    stake). Per game, market and side the book with the largest edge is kept; the slate is then
-    sized by :func:`mlbedge.betting.kelly.size_slate` on the bankroll, with the exposure cap
-    reduced by what earlier rounds still have at stake.
+    Each round, every offered quote of a modelled market is priced by the market's model at the
+    quote's own line (:func:`model_probabilities`) and handed to
+    :class:`mlbedge.betting.strategy.BetRule` (both sides, the edge, the best book per side, the
+    slate sized by the staking policy with the exposure cap reduced by what earlier rounds still
+    have at stake) -- the rule the API's recommendations follow too.
     """
 
     def __init__(self, models: Mapping[str, ProbabilityModel], policy: StakingPolicy | None = None) -> None:
@@ -482,51 +446,22 @@ class ModelStrategy:
             raise ValueError(f"models for unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
         self.models = dict(models)
         self.policy = policy or StakingPolicy()
+        self.rule = BetRule(self.policy)
 
     def candidates(self, context: Context) -> pl.DataFrame:
         """Both sides of every modelled quote: ``game_id, market, side, book, line, odds, probability, edge``."""
         priced = model_probabilities(self.models, context.quotes, context.features)
-        first, second = (
-            pl.when(pl.col("market") == "total").then(pl.lit(s)).otherwise(pl.lit(h))
-            for s, h in (("over", "home"), ("under", "away"))
-        )
-        p_a = pl.col("p_a").clip(_P_CLIP, 1.0 - _P_CLIP)
-        sides = pl.concat(
-            [
-                priced.select(
-                    "game_id", "market", first.alias("side"), "book", "line",
-                    pl.col("price_a").alias("odds"), p_a.alias("probability"),
-                ),
-                priced.select(
-                    "game_id", "market", second.alias("side"), "book", "line",
-                    pl.col("price_b").alias("odds"), (1.0 - p_a).alias("probability"),
-                ),
-            ]
-        )  # fmt: skip
-        decimal = np.asarray(american_to_decimal(sides["odds"].cast(pl.Float64).to_numpy()), dtype=np.float64)
-        return sides.with_columns(edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0)
+        return self.rule.candidates(priced).drop("observed_at")
 
     def __call__(self, context: Context) -> pl.DataFrame:
         """The round's bets."""
-        room = self.policy.max_exposure - (
-            context.pending_stake / context.bankroll if context.bankroll > 0 else 1.0
-        )
-        if context.quotes.is_empty() or context.cash <= 0 or room <= 1e-9:
+        if context.quotes.is_empty():
             return empty_bets()
-        sides = self.candidates(context)
-        if sides.is_empty() or not (sides["edge"] > max(self.policy.min_edge, 0.0)).any():
+        priced = model_probabilities(self.models, context.quotes, context.features)
+        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
+        if decision.bets.is_empty():
             return empty_bets()
-        # Price shopping: the best book per side; ties go to the first book by name.
-        best = sides.sort(["edge", "book"], descending=[True, False]).unique(
-            ["game_id", "market", "side"], keep="first", maintain_order=True
-        )
-        policy = self.policy.model_copy(update={"max_exposure": room})
-        sized = size_slate(
-            best.select("game_id", "market", "side", "probability", "odds", "book", "line"),
-            context.bankroll,
-            policy,
-        )
-        return sized.filter(pl.col("stake") > 0.0).select(*BET_COLUMNS, "probability", "edge")
+        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -569,8 +504,8 @@ def _check_bets(bets: pl.DataFrame, context: Context) -> pl.DataFrame:
         how="left",
     )
     offered_price = (
-        pl.when(pl.col("side").is_in(["home", "over"])).then(pl.col("price_a"))
-        .when(pl.col("side").is_in(["away", "under"])).then(pl.col("price_b"))
+        pl.when(pl.col("side").is_in(A_SIDES)).then(pl.col("price_a"))
+        .when(pl.col("side").is_in(B_SIDES)).then(pl.col("price_b"))
     )  # fmt: skip
     side_ok = (
         pl.when(pl.col("market") == "total")
@@ -691,10 +626,6 @@ class BacktestResult:
         out = {m: self.market_summary(m, n_resamples=n_resamples, seed=seed) for m in MARKETS}
         out["all"] = self.market_summary(None, n_resamples=n_resamples, seed=seed)
         return out
-
-
-def _none_if_nan(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _interval(interval: Interval) -> list[float | None]:
@@ -827,111 +758,7 @@ def _check_cutoff(features: pl.DataFrame, clock: pl.DataFrame, cutoff_minutes: i
 
 
 # ----------------------------------------------------------------------------------------------
-# forecasts beside the market
-
-
-def predictions_frame(
-    models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
-) -> pl.DataFrame:
-    """Per market and game: the label and the model's, the opening and the closing probability.
-
-    Labels and benchmark probabilities follow :func:`mlbedge.training.targets.label_frame` (the
-    same events the models are trained on). Columns: ``target, game_id, season, date, y, p_model,
-    market_open, market_close``; rows without a label are left out.
-    """
-    from mlbedge.training.targets import label_frame
-
-    frames = []
-    for name, model in models.items():
-        labelled = label_frame(features, labels, name).filter(pl.col("y").is_not_null())
-        if labelled.is_empty():
-            continue
-        x = labelled.select(pl.col(c).cast(pl.Float64) for c in model.feature_names).to_numpy()
-        frames.append(
-            labelled.select(
-                pl.lit(name).alias("target"),
-                "game_id",
-                pl.col("season").cast(pl.Int64),
-                "date",
-                "y",
-                pl.Series("p_model", np.asarray(model.predict_many(x), dtype=np.float64)),
-                "market_open",
-                "market_close",
-            )
-        )
-    schema = {
-        "target": pl.String, "game_id": pl.String, "season": pl.Int64, "date": pl.Date, "y": pl.Float64,
-        "p_model": pl.Float64, "market_open": pl.Float64, "market_close": pl.Float64,
-    }  # fmt: skip
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-
-
-def score_forecasts(
-    predictions: pl.DataFrame, *, n_resamples: int = 2000, seed: int = 0
-) -> dict[str, dict[str, Any]]:
-    """Per market: ``n_games`` and the ``model``, ``market_open`` and ``market_close`` scores on the
-    same games, and the model - opening log-loss difference with its bootstrap interval.
-
-    The same games means every game that each benchmark pricing at least 30 of them prices
-    (:func:`mlbedge.training.evaluation.compare`, scope ``common``). A benchmark that prices
-    fewer (SBRO has no opening run line) is scored on its own games, with its own ``n_games``.
-    """
-    from mlbedge.training.evaluation import compare
-
-    scores, differences = compare(predictions, n_resamples=n_resamples, seed=seed)
-    out: dict[str, dict[str, Any]] = {}
-    for name in MARKETS:
-        rows = predictions.filter(pl.col("target") == name)
-        common = scores.filter((pl.col("target") == name) & (pl.col("scope") == "common"))
-        n_common = int(common["n_games"][0]) if common.height else 0
-        entry: dict[str, Any] = {"n_games": n_common, "n_labelled": rows.height}
-        for source in ("model", "market_open", "market_close"):
-            found = common.filter(pl.col("source") == source)
-            if found.height:
-                r = found.row(0, named=True)
-                entry[source] = _scores(r["log_loss"], r["brier"], r["accuracy"], r["n_games"])
-            else:
-                entry[source] = _own_scores(rows, source)
-        diff = differences.filter(
-            (pl.col("target") == name)
-            & (pl.col("scope") == "common")
-            & (pl.col("versus") == "market_open")
-            & (pl.col("metric") == "log_loss")
-        )
-        entry["model_minus_open_log_loss"] = (
-            {
-                "estimate": _none_if_nan(diff["estimate"][0]),
-                "ci": [_none_if_nan(diff["ci_low"][0]), _none_if_nan(diff["ci_high"][0])],
-            }
-            if diff.height
-            else None
-        )
-        out[name] = entry
-    return out
-
-
-def _scores(log_loss: float | None, brier: float | None, accuracy: float | None, n: int) -> dict[str, Any]:
-    return {
-        "log_loss": _none_if_nan(log_loss) if log_loss is not None else None,
-        "brier": _none_if_nan(brier) if brier is not None else None,
-        "accuracy": _none_if_nan(accuracy) if accuracy is not None else None,
-        "n_games": n,
-    }
-
-
-def _own_scores(rows: pl.DataFrame, source: str) -> dict[str, Any]:
-    from mlbedge.betting.metrics import accuracy, brier, log_loss
-
-    column = "p_model" if source == "model" else source
-    priced = rows.filter(pl.col(column).is_not_null()) if column in rows.columns else rows.clear()
-    if priced.is_empty():
-        return _scores(None, None, None, 0)
-    p, y = priced[column].to_numpy(), priced["y"].to_numpy()
-    return _scores(log_loss(p, y), brier(p, y), accuracy(p, y), priced.height)
-
-
-# ----------------------------------------------------------------------------------------------
-# one season, end to end
+# model inputs by importance
 
 
 def gain_shares(models: Mapping[str, Any], top: int = 20) -> dict[str, dict[str, float]]:
@@ -950,132 +777,10 @@ def gain_shares(models: Mapping[str, Any], top: int = 20) -> dict[str, dict[str,
     return out
 
 
-@dataclass
-class SeasonBacktest:
-    """A test season backtested with models trained on earlier seasons."""
+def predictions_frame(
+    models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
+) -> pl.DataFrame:
+    """Kept importable from here for older callers: see :func:`mlbedge.research.seasons.predictions_frame`."""
+    from mlbedge.research.seasons import predictions_frame as build
 
-    train_seasons: list[int]
-    test_season: int
-    feature_set_version: str
-    cutoff_minutes: int
-    policy: StakingPolicy
-    models: dict[str, Any]  # market -> ServingModel
-    result: BacktestResult
-    predictions: pl.DataFrame
-    forecasts: dict[str, dict[str, Any]]
-    timings: dict[str, float] = field(default_factory=dict)
-    training: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def importance(self, top: int = 20) -> dict[str, dict[str, float]]:
-        """Per market the ``top`` inputs by total gain, as shares of the model's total gain."""
-        return gain_shares(self.models, top)
-
-    def to_json(self, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
-        """The ``backtest --json`` document: one entry per market, ``all``, and what was run."""
-        betting = self.result.summary(n_resamples=n_resamples, seed=seed)
-        doc: dict[str, Any] = {
-            "test_season": self.test_season,
-            "train_seasons": self.train_seasons,
-            "feature_set_version": self.feature_set_version,
-            "cutoff_minutes": self.cutoff_minutes,
-            "initial_bankroll": self.result.initial_bankroll,
-            "policy": self.policy.model_dump(),
-        }
-        for name in MARKETS:
-            forecasts = self.forecasts.get(name) or {
-                "n_games": 0,
-                "n_labelled": 0,
-                **{s: _scores(None, None, None, 0) for s in ("model", "market_open", "market_close")},
-                "model_minus_open_log_loss": None,
-            }
-            doc[name] = {**forecasts, **betting[name], "modelled": name in self.models}
-        doc["all"] = betting["all"]
-        doc["rounds"] = self.result.rounds.height
-        doc["timings_seconds"] = {k: round(v, 3) for k, v in self.timings.items()}
-        doc["training"] = self.training
-        return doc
-
-
-def run_season(
-    conn: psycopg.Connection,
-    train_seasons: Sequence[int],
-    test_season: int,
-    *,
-    markets: Sequence[str] = MARKETS,
-    policy: StakingPolicy | None = None,
-    bankroll: float = 1000.0,
-    model_params: Mapping[str, object] | None = None,
-    cutoff_minutes: int | None = None,
-    build: bool = True,
-) -> SeasonBacktest:
-    """Train a model per market on ``train_seasons``, backtest ``test_season`` with
-    :class:`ModelStrategy`, and score the forecasts beside the market.
-
-    Every training season must come before the test season. With ``build`` the features of the
-    seasons involved are built first where missing or stale (the caller commits).
-    """
-    from mlbedge.training.dataset import load_training_data
-    from mlbedge.training.targets import get_target
-    from mlbedge.training.trainer import fit_target
-
-    train = sorted(set(train_seasons))
-    if not train:
-        raise ValueError("no training season given")
-    if train[-1] >= test_season:
-        raise ValueError(
-            f"training seasons must come before the test season {test_season}; got {train[0]}-{train[-1]}"
-        )
-    unknown = [m for m in markets if m not in MARKETS]
-    if unknown:
-        raise ValueError(f"unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
-    cutoff = get_settings().cutoff_minutes if cutoff_minutes is None else cutoff_minutes
-    policy = policy or StakingPolicy()
-    timings: dict[str, float] = {}
-    step = time.perf_counter()
-    has_test = conn.execute(
-        "SELECT 1 FROM curated.games WHERE season = %s LIMIT 1", (test_season,)
-    ).fetchone()
-    if has_test is None:
-        raise LookupError(
-            f"season {test_season} has no games in curated.games; load its file with `mlbedge data load`"
-        )
-    data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
-    timings["features"] = time.perf_counter() - step
-
-    step = time.perf_counter()
-    models: dict[str, Any] = {}
-    training: dict[str, dict[str, Any]] = {}
-    for name in markets:
-        target = get_target(name)
-        labelled = data.labelled(target).filter(pl.col("season").is_in(train))
-        trained = fit_target(
-            labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
-        )
-        models[name] = trained.to_serving()
-        training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
-    timings["train"] = time.perf_counter() - step
-
-    step = time.perf_counter()
-    inputs = load_inputs(conn, test_season, cutoff_minutes=cutoff)
-    timings["load"] = time.perf_counter() - step
-    step = time.perf_counter()
-    result = run_backtest(inputs, ModelStrategy(models, policy), bankroll=bankroll)
-    timings["backtest"] = time.perf_counter() - step
-    step = time.perf_counter()
-    test_features = data.features.filter(pl.col("season") == test_season)
-    predictions = predictions_frame(models, test_features, data.labels)
-    forecasts = score_forecasts(predictions)
-    timings["score"] = time.perf_counter() - step
-    return SeasonBacktest(
-        train_seasons=train,
-        test_season=test_season,
-        feature_set_version=data.feature_set_version,
-        cutoff_minutes=cutoff,
-        policy=policy,
-        models=models,
-        result=result,
-        predictions=predictions,
-        forecasts=forecasts,
-        timings=timings,
-        training=training,
-    )
+    return build(models, features, labels)

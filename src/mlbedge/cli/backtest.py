@@ -78,8 +78,8 @@ def backtest(
     home: Path | None = HomeOption,
 ) -> None:
     """Train on the training seasons, bet the test season round by round on what was known, report."""
-    from mlbedge.betting.backtest import run_season
     from mlbedge.betting.report import season_report, write_report
+    from mlbedge.research.seasons import run_season
     from mlbedge.training.dataset import MissingFeaturesError
 
     settings = settings_for(home)
@@ -215,7 +215,7 @@ def compare(
 ) -> None:
     """Champion A against challenger B on the same unseen games: log loss (bootstrap CI, Diebold-Mariano),
     ROI and CLV of a backtest each, and whether the gate would promote B."""
-    from mlbedge.betting.compare import compare_models
+    from mlbedge.research.compare import compare_models
     from mlbedge.training import registry
     from mlbedge.training.dataset import MissingFeaturesError
 

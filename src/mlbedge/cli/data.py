@@ -14,8 +14,10 @@ from mlbedge.cli.options import HomeOption, console, fail, settings_for
 from mlbedge.games.link import LinkReport, rebuild_games
 from mlbedge.games.query import games_frame
 from mlbedge.sources.historical.common import DataFileError, LoadSummary
+from mlbedge.sources.historical.lahman import load_lahman
 from mlbedge.sources.historical.pinnacle import load_pinnacle
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+from mlbedge.sources.historical.retrosplits import load_retrosplits_files
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.database import connect
 
@@ -106,6 +108,21 @@ def load_pinnacle_cmd(
 def load_retrosheet(files: list[Path] = FilesArgument, home: Path | None = HomeOption) -> None:
     """Retrosheet game logs (GLYYYY.TXT, 161 fields)."""
     _load(lambda conn, progress: load_retrosheet_files(conn, files, progress=progress), home)
+
+
+@load_app.command("lahman")
+def load_lahman_cmd(
+    directory: Path = typer.Argument(..., exists=True, file_okay=False, help="folder with the Lahman CSVs"),
+    home: Path | None = HomeOption,
+) -> None:
+    """Lahman season tables: People.csv, Teams.csv, Batting.csv, Pitching.csv (any subset present)."""
+    _load(lambda conn, progress: load_lahman(conn, directory, progress=progress), home)
+
+
+@load_app.command("retrosplits")
+def load_retrosplits(files: list[Path] = FilesArgument, home: Path | None = HomeOption) -> None:
+    """retrosplits teams-YYYY.csv (team games) and pitching-platoon-YYYY.csv (told apart by header)."""
+    _load(lambda conn, progress: load_retrosplits_files(conn, files, progress=progress), home)
 
 
 @app.command("download")

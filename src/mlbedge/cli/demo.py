@@ -55,8 +55,10 @@ def _seasons(text: str) -> list[int]:
 def _load(settings: Settings) -> None:
     from mlbedge.games.link import rebuild_games
     from mlbedge.sources.historical.files import historical_files
+    from mlbedge.sources.historical.lahman import load_lahman_files
     from mlbedge.sources.historical.pinnacle import load_pinnacle
     from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+    from mlbedge.sources.historical.retrosplits import load_retrosplits_files
     from mlbedge.sources.historical.sbro import load_sbro_files
 
     files = historical_files(settings.data_dir)
@@ -67,6 +69,8 @@ def _load(settings: Settings) -> None:
         if files.pinnacle_games and files.pinnacle_lines:
             summaries += load_pinnacle(conn, files.pinnacle_games, files.pinnacle_lines, progress=progress)
         summaries += load_retrosheet_files(conn, files.retrosheet, progress=progress)
+        summaries += load_lahman_files(conn, files.lahman, progress=progress)
+        summaries += load_retrosplits_files(conn, files.retrosplits, progress=progress)
         report = rebuild_games(conn)
     print_summaries(summaries)
     print_link_report(report)
@@ -113,9 +117,9 @@ def _train(settings: Settings, seasons: list[int], rounds: int) -> None:
 
 
 def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: int) -> Path:
-    from mlbedge.betting.backtest import run_season
     from mlbedge.betting.kelly import StakingPolicy
     from mlbedge.betting.report import season_report, write_report
+    from mlbedge.research.seasons import run_season
     from mlbedge.serving.dashboard import save_backtest
 
     with connect(settings) as conn:

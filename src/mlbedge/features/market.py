@@ -1,11 +1,11 @@
 """Market family: the prices known at the cutoff, de-vigged, with their movement and disagreement.
 
-Every source of prices becomes one frame of *market snapshots*: one row per (game, book, market,
-observed_at) with the line and the two prices (home/over first, away/under second). The
-snapshot in force for a game is the last one per book and market with ``observed_at <= as_of``
-(``join_asof``); the opening quote is that book's first snapshot, which is never later than the
-one in force. Per market the books are then averaged (consensus), and their spread is the
-disagreement.
+The prices come as *market snapshots* (:mod:`mlbedge.features.prices`, the one offered-prices
+rule the backtest and the API share): one row per (game, book, market, observed_at) with the line
+and the two prices (home/over first, away/under second). The snapshot in force for a game is the
+last one per book and market with ``observed_at <= as_of`` (``join_asof``); the opening quote is
+that book's first snapshot, which is never later than the one in force. Per market the books are
+then averaged (consensus), and their spread is the disagreement.
 
 Sources and when their prices are observed:
 
@@ -18,25 +18,36 @@ Sources and when their prices are observed:
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
-from mlbedge.domain.odds import american_to_implied, fair_two_way
-from mlbedge.features.asof import TIMESTAMP, hours_between, minutes_between
-from mlbedge.features.registry import Family, Feature
+from mlbedge.domain.markets import MARKETS, SIDE_A, SIDE_B
+from mlbedge.features.asof import hours_between, minutes_between
+
+# The snapshot model moved to mlbedge.features.prices; its names stay importable from here.
+from mlbedge.features.prices import (
+    MAX_OVERROUND,
+    MIN_OVERROUND,
+    PINNACLE_SCHEMA,
+    QUOTE_SCHEMA,
+    SNAPSHOT_SCHEMA,
+    empty_snapshots,
+    live_snapshots,
+    pinnacle_snapshots,
+    priced,
+    quotes_at_cutoff,
+    sbro_open_snapshots,
+)
+from mlbedge.features.spec import Family, Feature
+
+__all__ = [
+    "BANDS", "FEATURES", "MARKETS", "MAX_OVERROUND", "MIN_OVERROUND", "PINNACLE_SCHEMA", "QUOTE_SCHEMA",
+    "SIDE_A", "SIDE_B", "SNAPSHOT_SCHEMA", "compute", "empty_snapshots", "live_snapshots",
+    "pinnacle_snapshots", "priced", "quotes_at_cutoff", "sbro_open_snapshots",
+]  # fmt: skip
 
 _M = Family.MARKET
 _PRICES = ("sbro_open", "pinnacle_lines", "live_quotes")
 _HISTORY = ("pinnacle_lines", "live_quotes")
-
-MARKETS: tuple[str, ...] = ("moneyline", "total", "runline")
-# The de-vigged probability a market's first price stands for.
-SIDE_A = {"moneyline": "home", "total": "over", "runline": "home"}
-SIDE_B = {"moneyline": "away", "total": "under", "runline": "away"}
-
-# A two-way market priced outside this overround is a keying error, not a market.
-MIN_OVERROUND = 0.98
-MAX_OVERROUND = 1.25
 
 # Price bands on the favourite's de-vigged win probability.
 BANDS: tuple[tuple[str, float, float], ...] = (
@@ -45,41 +56,6 @@ BANDS: tuple[tuple[str, float, float], ...] = (
     ("medium_fav", 0.60, 0.67),
     ("large_fav", 0.67, 1.01),
 )
-
-SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "book": pl.String(),
-    "market": pl.String(),
-    "observed_at": TIMESTAMP,
-    "line": pl.Float64(),
-    "price_a": pl.Int64(),
-    "price_b": pl.Int64(),
-    "timestamped": pl.Boolean(),
-}
-# Live quotes as the live sources store them (one row per side), keyed to curated game ids.
-QUOTE_SCHEMA: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "book": pl.String(),
-    "market": pl.String(),
-    "side": pl.String(),
-    "line": pl.Float64(),
-    "price": pl.Int64(),
-    "observed_at": TIMESTAMP,
-    "in_play": pl.Boolean(),
-}
-PINNACLE_SCHEMA: dict[str, pl.DataType] = {
-    "pin_game_no": pl.Int64(),
-    "observed_at": TIMESTAMP,
-    "away_rl": pl.Float64(),
-    "away_rl_odds": pl.Int64(),
-    "home_rl_odds": pl.Int64(),
-    "away_ml": pl.Int64(),
-    "home_ml": pl.Int64(),
-    "total": pl.Float64(),
-    "over_odds": pl.Int64(),
-    "under_odds": pl.Int64(),
-    "flags": pl.String(),
-}
 
 
 def _declare() -> tuple[Feature, ...]:
@@ -264,171 +240,7 @@ def _declare() -> tuple[Feature, ...]:
 FEATURES: tuple[Feature, ...] = _declare()
 
 # ----------------------------------------------------------------------------------------------
-# sources -> market snapshots
-
-
-def empty_snapshots() -> pl.DataFrame:
-    """No snapshots, with the snapshot schema."""
-    return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-
-
-def sbro_open_snapshots(opening: pl.LazyFrame) -> pl.LazyFrame:
-    """SBRO's opening moneyline and total as snapshots observed at the start of the local date.
-
-    ``opening``: ``game_id, day_start, home_ml_open, away_ml_open, total_open, over_odds_open,
-    under_odds_open`` (nothing else of the SBRO row is read).
-    """
-    common = [pl.col("game_id"), pl.lit("sbro").alias("book"), pl.col("day_start").alias("observed_at")]
-    ml = opening.select(
-        *common[:2],
-        pl.lit("moneyline").alias("market"),
-        common[2],
-        pl.lit(None, pl.Float64).alias("line"),
-        pl.col("home_ml_open").cast(pl.Int64).alias("price_a"),
-        pl.col("away_ml_open").cast(pl.Int64).alias("price_b"),
-    )
-    total = opening.select(
-        *common[:2],
-        pl.lit("total").alias("market"),
-        common[2],
-        pl.col("total_open").cast(pl.Float64).alias("line"),
-        pl.col("over_odds_open").cast(pl.Int64).alias("price_a"),
-        pl.col("under_odds_open").cast(pl.Int64).alias("price_b"),
-    )
-    return (
-        pl.concat([ml, total])
-        .with_columns(timestamped=pl.lit(False))
-        .filter(pl.col("price_a").is_not_null() & pl.col("price_b").is_not_null())
-    )
-
-
-def pinnacle_snapshots(lines: pl.LazyFrame, game_ids: pl.LazyFrame) -> pl.LazyFrame:
-    """Pinnacle line snapshots (one row per time, all markets) as market snapshots.
-
-    ``game_ids``: ``pin_game_no, game_id`` from curated.games. Rows flagged ``absurd_price`` are
-    dropped; ``after_start`` rows stay (the as-of join leaves them out of every pre-game cutoff).
-    """
-    keyed = lines.filter(~pl.col("flags").fill_null("").str.contains(r"\babsurd_price\b")).join(
-        game_ids.select(pl.col("pin_game_no").cast(pl.Int64), "game_id"), on="pin_game_no", how="inner"
-    )
-    base = [pl.col("game_id"), pl.lit("pinnacle").alias("book")]
-    ml = keyed.select(
-        *base, pl.lit("moneyline").alias("market"), pl.col("observed_at").cast(TIMESTAMP),
-        pl.lit(None, pl.Float64).alias("line"), pl.col("home_ml").alias("price_a"), pl.col("away_ml").alias("price_b"),
-    )  # fmt: skip
-    total = keyed.select(
-        *base, pl.lit("total").alias("market"), pl.col("observed_at").cast(TIMESTAMP),
-        pl.col("total").cast(pl.Float64).alias("line"), pl.col("over_odds").alias("price_a"),
-        pl.col("under_odds").alias("price_b"),
-    )  # fmt: skip
-    runline = keyed.select(
-        *base, pl.lit("runline").alias("market"), pl.col("observed_at").cast(TIMESTAMP),
-        (-pl.col("away_rl").cast(pl.Float64)).alias("line"), pl.col("home_rl_odds").alias("price_a"),
-        pl.col("away_rl_odds").alias("price_b"),
-    )  # fmt: skip
-    return (
-        pl.concat([ml, total, runline])
-        .with_columns(
-            pl.col("price_a").cast(pl.Int64), pl.col("price_b").cast(pl.Int64), timestamped=pl.lit(True)
-        )
-        .filter(pl.col("price_a").is_not_null() & pl.col("price_b").is_not_null())
-    )
-
-
-def live_snapshots(quotes: pl.LazyFrame) -> pl.LazyFrame:
-    """Live quotes (one row per side) paired into market snapshots; in-play quotes dropped.
-
-    Sides may be observed at different times (a price history stamps each outcome on its own),
-    so a snapshot is taken at every time either side was observed, with each side's last price
-    at or before that time (``join_asof`` within the quote stream). A market becomes usable once
-    both sides have been seen; the snapshot's ``observed_at`` is never earlier than either price.
-    """
-    names = quotes.collect_schema().names()
-    pre_game = quotes.filter(~pl.col("in_play").fill_null(False)) if "in_play" in names else quotes
-    pre_game = pre_game.filter(pl.col("market").is_in(MARKETS) & pl.col("price").is_not_null())
-    keys = ["game_id", "book", "market"]
-
-    def side(sides: list[str], suffix: str) -> pl.LazyFrame:
-        return (
-            pre_game.filter(pl.col("side").is_in(sides))
-            .group_by(*keys, "observed_at")
-            .agg(pl.col("price").last(), pl.col("line").last())
-            .select(
-                *keys,
-                pl.col("observed_at").alias(f"_at_{suffix}"),
-                pl.col("price").alias(f"price_{suffix}"),
-                pl.col("line").alias(f"_line_{suffix}"),
-            )
-            .sort(f"_at_{suffix}", *keys)
-        )
-
-    times = pre_game.select(*keys, "observed_at").unique().sort("observed_at", *keys)
-    paired = times.join_asof(
-        side(["home", "over"], "a"), left_on="observed_at", right_on="_at_a", by=keys, check_sortedness=False
-    ).join_asof(
-        side(["away", "under"], "b"), left_on="observed_at", right_on="_at_b", by=keys, check_sortedness=False
-    )
-    # The run line is stored per side (+1.5 / -1.5): the home handicap is the home side's, or minus the away's.
-    line = pl.coalesce(
-        "_line_a",
-        pl.when(pl.col("market") == "runline").then(-pl.col("_line_b")).otherwise(pl.col("_line_b")),
-    )
-    return paired.select(
-        "game_id",
-        "book",
-        "market",
-        pl.col("observed_at").cast(TIMESTAMP),
-        line.cast(pl.Float64).alias("line"),
-        pl.col("price_a").cast(pl.Int64),
-        pl.col("price_b").cast(pl.Int64),
-        timestamped=pl.lit(True),
-    ).filter(pl.col("price_a").is_not_null() & pl.col("price_b").is_not_null())
-
-
-def priced(snapshots: pl.DataFrame) -> pl.DataFrame:
-    """Snapshots with de-vigged probability of side A and overround; unusable markets dropped.
-
-    Uses :mod:`mlbedge.domain.odds` (multiplicative margin removal). A market with an impossible
-    price or an overround outside [MIN_OVERROUND, MAX_OVERROUND] is a keying error and is dropped.
-    """
-    a = snapshots["price_a"].cast(pl.Float64).to_numpy()
-    b = snapshots["price_b"].cast(pl.Float64).to_numpy()
-    fair_a, _ = fair_two_way(a, b)
-    margin = np.asarray(american_to_implied(a)) + np.asarray(american_to_implied(b))
-    return snapshots.with_columns(
-        fair_a=pl.Series(fair_a, dtype=pl.Float64), overround=pl.Series(margin, dtype=pl.Float64)
-    ).filter(pl.col("fair_a").is_not_nan() & pl.col("overround").is_between(MIN_OVERROUND, MAX_OVERROUND))
-
-
-# ----------------------------------------------------------------------------------------------
 # onto games
-
-
-def quotes_at_cutoff(targets: pl.LazyFrame, snapshots: pl.LazyFrame) -> pl.LazyFrame:
-    """Per game, book and market: the snapshot in force at ``as_of`` and that book's opening one.
-
-    Rows for a (game, book, market) whose first snapshot is after the cutoff are dropped.
-    """
-    keys = ["game_id", "book", "market"]
-    history = snapshots.sort([*keys, "observed_at"]).with_columns(
-        n_quotes=pl.int_range(1, pl.len() + 1).over(keys).cast(pl.Int32),
-        open_fair_a=pl.col("fair_a").first().over(keys),
-        open_line=pl.col("line").first().over(keys),
-        open_observed_at=pl.col("observed_at").first().over(keys),
-    )
-    left = (
-        targets.select("game_id", "as_of")
-        .join(history.select(keys).unique(), on="game_id", how="inner")
-        .sort("as_of", *keys)
-    )
-    return left.join_asof(
-        history.sort("observed_at"),
-        left_on="as_of",
-        right_on="observed_at",
-        by=keys,
-        strategy="backward",
-        check_sortedness=False,
-    ).filter(pl.col("observed_at").is_not_null())
 
 
 def _per_market(in_force: pl.LazyFrame) -> pl.LazyFrame:

@@ -27,6 +27,7 @@ import polars as pl
 
 from mlbedge.features import market, pitcher, splits, team, temporal
 from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, conform, priced
 from mlbedge.features.registry import feature_set_version, registry
 from mlbedge.features.validation import validate_features
 from mlbedge.settings import get_settings
@@ -47,13 +48,6 @@ SCHEDULE_COLUMNS: dict[str, pl.DataType] = {
     "home_starter_hand": pl.String(),
     "away_starter_hand": pl.String(),
     "pin_game_no": pl.Int64(),
-}
-OPENING_COLUMNS: dict[str, pl.DataType] = {
-    "home_ml_open": pl.Int64(),
-    "away_ml_open": pl.Int64(),
-    "total_open": pl.Float64(),
-    "over_odds_open": pl.Int64(),
-    "under_odds_open": pl.Int64(),
 }
 RESULT_COLUMNS: dict[str, pl.DataType] = {"home_score": pl.Int64(), "away_score": pl.Int64()}
 GAME_COLUMNS: dict[str, pl.DataType] = {**SCHEDULE_COLUMNS, **OPENING_COLUMNS, **RESULT_COLUMNS}
@@ -81,8 +75,8 @@ class FeatureInputs:
     """Everything the features may be built from.
 
     ``games``: curated.games rows (any extra columns are ignored, closing lines included).
-    ``pinnacle_lines``: staging.pinnacle_lines rows (:data:`market.PINNACLE_SCHEMA`).
-    ``quotes``: live odds quotes, one row per side (:data:`market.QUOTE_SCHEMA`).
+    ``pinnacle_lines``: staging.pinnacle_lines rows (:data:`mlbedge.features.prices.PINNACLE_SCHEMA`).
+    ``quotes``: live odds quotes, one row per side (:data:`mlbedge.features.prices.QUOTE_SCHEMA`).
     ``splits``: live betting splits, one row per side (:data:`splits.SPLITS_SCHEMA`).
     Absent optional inputs mean "none observed": their features come out null, never zero.
     """
@@ -93,16 +87,6 @@ class FeatureInputs:
     splits: pl.DataFrame | None = None
 
 
-def conform(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Exactly ``schema``'s columns and types; a missing column is all null, extra columns dropped."""
-    if frame is None or frame.is_empty():
-        return pl.DataFrame(schema=schema)
-    return frame.select(
-        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
-        for name, dtype in schema.items()
-    )
-
-
 def _snapshots(
     games: pl.LazyFrame, clock: pl.LazyFrame, inputs: FeatureInputs, wanted: pl.LazyFrame
 ) -> pl.DataFrame:
@@ -110,18 +94,17 @@ def _snapshots(
     opening = games.select("game_id", *OPENING_COLUMNS).join(
         clock.select("game_id", "day_start"), on="game_id", how="inner"
     )
-    parts = [market.sbro_open_snapshots(opening)]
-    if inputs.pinnacle_lines is not None and not inputs.pinnacle_lines.is_empty():
-        lines = conform(inputs.pinnacle_lines, market.PINNACLE_SCHEMA).lazy()
-        parts.append(market.pinnacle_snapshots(lines, games.select("pin_game_no", "game_id").drop_nulls()))
-    if inputs.quotes is not None and not inputs.quotes.is_empty():
-        parts.append(market.live_snapshots(conform(inputs.quotes, market.QUOTE_SCHEMA).lazy()))
     snapshots = (
-        pl.concat([p.select(list(market.SNAPSHOT_SCHEMA)) for p in parts])
+        collect_snapshots(
+            opening,
+            pinnacle_lines=inputs.pinnacle_lines,
+            pinnacle_games=games.select("pin_game_no", "game_id").drop_nulls(),
+            quotes=inputs.quotes,
+        )
         .join(wanted, on="game_id", how="semi")
         .collect()
     )
-    return market.priced(snapshots)
+    return priced(snapshots)
 
 
 def _splits_snapshots(inputs: FeatureInputs, wanted: pl.LazyFrame) -> pl.LazyFrame:

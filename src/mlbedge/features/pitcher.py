@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 from mlbedge.features.team import asof_side
 
 START_WINDOWS: tuple[int, ...] = (3, 5)

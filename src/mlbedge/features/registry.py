@@ -3,207 +3,43 @@
 The registry is the single description of the model's inputs. It drives the docs page
 (``docs/features.md``), the columns of ``curated.game_features``, the Pydantic row check at the
 pipeline boundary, the feature set version, and (later) the online store and Feast definitions.
-Each family module declares its own ``FEATURES``; :func:`registry` gathers them in family order.
-
-``sources`` name the *kinds of fact* a feature reads (keys of :data:`SOURCES`), each with the time
-it is observed. Nothing listed in :data:`LABEL_ONLY` may ever appear there: those are outcomes and
-benchmarks, and a test proves the pipeline runs without them.
+Each family module declares its own ``FEATURES`` with the types of :mod:`mlbedge.features.spec`
+(the leaf the families import); this catalog imports the families and :func:`registry` gathers
+them in family order.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Literal
-
-import polars as pl
+from pathlib import Path
 
 import mlbedge
+from mlbedge.features import market, pitcher, splits, team, temporal
 
-
-class Family(StrEnum):
-    """The five feature families, in the order they appear everywhere."""
-
-    TEAM = "team"
-    PITCHER = "pitcher"
-    TEMPORAL = "temporal"
-    MARKET = "market"
-    SPLITS = "splits"
-
-
-FAMILY_DESCRIPTIONS: dict[Family, str] = {
-    Family.TEAM: "Team form from earlier results: rolling windows, season to date, venue splits, "
-    "one-run games, streak, Elo, head-to-head.",
-    Family.PITCHER: "The listed starting pitchers: hand, rest, the team's results in their earlier "
-    "starts this season, and each lineup's record against that hand.",
-    Family.TEMPORAL: "Schedule and travel: calendar, day/night, doubleheaders, rest, density, series, "
-    "time-zone shift and distance since the previous game.",
-    Family.MARKET: "Prices known at the cutoff: de-vigged moneyline, total and run-line probabilities, "
-    "margin, movement since the open, disagreement across books, price bands.",
-    Family.SPLITS: "Public betting splits (share of bets and of money) at the cutoff, their movement, "
-    "and line movement against the public. Null where no splits exist.",
-}
-
-# What a feature may read. Each entry says where it lives and when it counts as observed.
-SOURCES: dict[str, str] = {
-    "schedule": "curated.games date, teams, game_num, game_type, day_night: scheduled facts, "
-    "known before the game",
-    "starters": "curated.games home/away_starter and *_starter_hand: the listed starting pitchers, "
-    "a pre-game fact",
-    "results": "curated.games home_score/away_score of EARLIER games, each observed at the end of "
-    "its local date (midnight after, home team's time zone)",
-    "parks": "mlbedge.domain.teams: each team's park coordinates and time zone",
-    "sbro_open": "curated.games *_ml_open, total_open, over/under_odds_open: the SBRO opening line, "
-    "observed at the start of the game's local date",
-    "pinnacle_lines": "staging.pinnacle_lines: time-stamped Pinnacle snapshots (2016), observed at "
-    "their own observed_at",
-    "live_quotes": "staging.odds_quotes: live odds snapshots per book, observed at their observed_at "
-    "(in-play quotes excluded)",
-    "live_splits": "staging.splits: live betting splits per book, observed at their observed_at "
-    "(in-play splits excluded)",
-}
-
-# Outcomes and benchmarks. Feature code never reads these; tests poison and delete them.
-LABEL_ONLY: tuple[str, ...] = (
-    "home_score",  # of the game itself (earlier games' scores are `results`)
-    "away_score",
-    "home_ml_close",
-    "away_ml_close",
-    "total_close",
-    "over_odds_close",
-    "under_odds_close",
-    "home_rl",  # SBRO's run line has no open: it is closing-ish
-    "home_rl_odds",
-    "away_rl_odds",
+# The spec's names stay importable from here.
+from mlbedge.features.spec import (
+    FAMILY_DESCRIPTIONS,
+    LABEL_ONLY,
+    SOURCES,
+    Family,
+    Feature,
+    Registry,
+    side_features,
 )
 
-DType = Literal["float64", "int32", "int16", "int8"]
+__all__ = [
+    "FAMILY_DESCRIPTIONS", "LABEL_ONLY", "SOURCES", "Family", "Feature", "Registry", "feature_set_version",
+    "registry", "side_features",
+]  # fmt: skip
 
-_POLARS: dict[str, pl.DataType] = {
-    "float64": pl.Float64(),
-    "int32": pl.Int32(),
-    "int16": pl.Int16(),
-    "int8": pl.Int8(),
-}
-_SQL: dict[str, str] = {
-    "float64": "double precision",
-    "int32": "integer",
-    "int16": "smallint",
-    "int8": "smallint",
-}
-_PYTHON: dict[str, type] = {"float64": float, "int32": int, "int16": int, "int8": int}
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One feature: its column name, family, type, meaning, the sources it reads, nullability."""
-
-    name: str
-    family: Family
-    dtype: DType
-    description: str
-    sources: tuple[str, ...]
-    nullable: bool = True
-
-    def __post_init__(self) -> None:
-        unknown = [s for s in self.sources if s not in SOURCES]
-        if unknown:
-            raise ValueError(f"feature {self.name!r}: unknown sources {unknown}; known: {sorted(SOURCES)}")
-        if self.dtype not in _POLARS:
-            raise ValueError(f"feature {self.name!r}: unknown dtype {self.dtype!r}")
-
-    @property
-    def polars_dtype(self) -> pl.DataType:
-        """The column's Polars type."""
-        return _POLARS[self.dtype]
-
-    @property
-    def sql_type(self) -> str:
-        """The column's PostgreSQL type in ``curated.game_features``."""
-        return _SQL[self.dtype]
-
-    @property
-    def python_type(self) -> type:
-        """The Python type of one value (for the Pydantic row model)."""
-        return _PYTHON[self.dtype]
-
-
-def side_features(
-    template: str,
-    family: Family,
-    dtype: DType,
-    description: str,
-    sources: tuple[str, ...],
-    *,
-    nullable: bool = True,
-) -> tuple[Feature, Feature]:
-    """The home and away versions of one per-team feature (``{side}`` in name and description)."""
-    return tuple(  # type: ignore[return-value]
-        Feature(
-            template.format(side=side),
-            family,
-            dtype,
-            description.format(side=side, team=f"the {side} team"),
-            sources,
-            nullable,
-        )
-        for side in ("home", "away")
-    )
-
-
-@dataclass(frozen=True)
-class Registry:
-    """All features, in a stable order (family order, then declaration order)."""
-
-    features: tuple[Feature, ...]
-
-    def __post_init__(self) -> None:
-        names = [f.name for f in self.features]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"feature names declared twice: {duplicates}")
-
-    def __iter__(self) -> Iterator[Feature]:
-        return iter(self.features)
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    @property
-    def names(self) -> list[str]:
-        """Column names in registry order."""
-        return [f.name for f in self.features]
-
-    def family(self, family: Family | str) -> tuple[Feature, ...]:
-        """The features of one family."""
-        family = Family(family)
-        return tuple(f for f in self.features if f.family is family)
-
-    def get(self, name: str) -> Feature:
-        """One feature by name (KeyError names it)."""
-        for feature in self.features:
-            if feature.name == name:
-                return feature
-        raise KeyError(f"no feature named {name!r} in the registry")
-
-    def polars_schema(self) -> dict[str, pl.DataType]:
-        """``{name: Polars dtype}`` in registry order."""
-        return {f.name: f.polars_dtype for f in self.features}
-
-    def as_records(self) -> list[dict[str, object]]:
-        """Plain records (for JSON, the stored feature set, the docs)."""
-        return [{**asdict(f), "family": f.family.value, "sources": list(f.sources)} for f in self.features]
+# The modules besides the families whose code decides the feature values.
+_CODE_MODULES: tuple[str, ...] = ("asof", "pipeline", "prices", "validation")
 
 
 def _family_modules() -> dict[Family, object]:
-    # Imported here: the family modules import this module for Feature/Family.
-    from mlbedge.features import market, pitcher, splits, team, temporal
-
     return {
         Family.TEAM: team,
         Family.PITCHER: pitcher,
@@ -227,12 +63,14 @@ def registry() -> Registry:
 
 
 def _code_fingerprint() -> str:
-    """A hash of the source of every module that computes features (a code change is a new set)."""
-    from mlbedge.features import asof, pipeline, validation
+    """A hash of the source of every module that computes features (a code change is a new set).
 
+    Read as files, not imported: the pipeline imports this module.
+    """
+    families = [str(m.__name__).rsplit(".", 1)[1] for m in _family_modules().values()]  # type: ignore[attr-defined]
     digest = hashlib.sha256()
-    for module in (asof, pipeline, validation, *_family_modules().values()):
-        digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]
+    for module in (*_CODE_MODULES, *families):
+        digest.update(Path(__file__).with_name(f"{module}.py").read_bytes())
     return digest.hexdigest()
 
 

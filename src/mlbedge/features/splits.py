@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from mlbedge.features.asof import TIMESTAMP, minutes_between
-from mlbedge.features.registry import Family, Feature
+from mlbedge.features.spec import Family, Feature
 
 _S = Family.SPLITS
 _SPLITS = ("live_splits",)

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from mlbedge.features.asof import TIMESTAMP
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 
 WINDOWS: tuple[int, ...] = (5, 10, 20, 30)
 PYTHAG_EXPONENT = 1.83  # the usual baseball exponent for runs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from mlbedge.features.asof import PARKS, utc_offset_hours
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 
 EARTH_RADIUS_KM = 6371.0088
 _S = Family.TEMPORAL

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from mlbedge.domain.teams import TEAMS
 from mlbedge.games.live import load_live_games
+from mlbedge.games.players import load_people, load_roster, resolve_listed_starters
 from mlbedge.settings import get_settings
 from mlbedge.storage.bulk import copy_into, upsert_frame
 from mlbedge.storage.database import fetch_frame
@@ -127,7 +128,8 @@ def _load_staging(conn: psycopg.Connection) -> tuple[pl.DataFrame, pl.DataFrame,
     retro = fetch_frame(
         conn,
         """SELECT date, away_team_id, home_team_id, game_num, day_night, away_score, home_score,
-                  away_starter_id, away_starter_name, home_starter_id, home_starter_name
+                  away_starter_id, away_starter_name, home_starter_id, home_starter_name,
+                  park_id, ump_hp_id, completion_date, htbf
            FROM staging.retrosheet_games""",
     )
     pinnacle = fetch_frame(
@@ -149,7 +151,8 @@ _SBRO_SCHEMA = {
 _RETRO_SCHEMA = {
     **_KEY_SCHEMA, "game_num": pl.Int64, "day_night": pl.String, "away_score": pl.Int64,
     "home_score": pl.Int64, "away_starter_id": pl.String, "away_starter_name": pl.String,
-    "home_starter_id": pl.String, "home_starter_name": pl.String,
+    "home_starter_id": pl.String, "home_starter_name": pl.String, "park_id": pl.String,
+    "ump_hp_id": pl.String, "completion_date": pl.Date, "htbf": pl.Boolean,
 }  # fmt: skip
 _PIN_SCHEMA = {
     **_KEY_SCHEMA, "pin_game_no": pl.Int64, "doubleheader_game": pl.Int64,
@@ -225,11 +228,16 @@ def build_games(
     retro: pl.DataFrame,
     pinnacle: pl.DataFrame,
     live: pl.DataFrame | None = None,
+    people: pl.DataFrame | None = None,
+    roster: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link the staging frames into (games, mismatches). Pure: no database.
 
     ``live`` (from :func:`mlbedge.games.live.load_live_games`) adds the MLB ``gamePk`` to a
-    historical game of the same id, and adds the games no historical file has.
+    historical game of the same id, and adds the games no historical file has. ``people`` and
+    ``roster`` (from :mod:`mlbedge.games.players`) resolve SBRO's listed starters to Retrosheet ids
+    (``home_listed_starter_id``/``away_listed_starter_id``); without them only the game log's own
+    starter can be recognised.
     """
     sbro = _conform(sbro, _SBRO_SCHEMA)
     retro = _conform(retro, _RETRO_SCHEMA)
@@ -281,7 +289,10 @@ def build_games(
     linked = linked.with_columns(
         pl.col(c).fill_null(False) for c in ("in_sbro", "in_retrosheet", "in_pinnacle")
     )
-    for column in ("game_num", "doubleheader_game", "day_night", "start_time_utc", "pin_game_no"):
+    for column in (
+        "game_num", "doubleheader_game", "day_night", "start_time_utc", "pin_game_no", "park_id",
+        "ump_hp_id", "completion_date", "htbf",
+    ):  # fmt: skip
         if column not in linked.columns:
             linked = linked.with_columns(pl.lit(None).alias(column))
     for column in (
@@ -352,6 +363,7 @@ def build_games(
             sbro_dh_index=pl.col("dh_index").cast(pl.Int16),
         )
     )
+    linked = _with_listed_starters(linked, people, roster)
     games = linked.select(
         "game_id", "season", "date", "game_type", "game_num", "home_team_id", "away_team_id",
         "home_team", "away_team", "start_time_utc", "day_night", "home_score", "away_score",
@@ -362,10 +374,46 @@ def build_games(
         else pl.lit(None, pl.String).alias("away_starter_hand"),
         *[pl.col(c) if c in linked.columns else pl.lit(None).alias(c) for c in _SBRO_ODDS],
         "in_sbro", "in_retrosheet", "in_pinnacle", "sbro_dh_index", "pin_game_no", "flags",
+        "home_listed_starter_id", "away_listed_starter_id", "home_listed_starter_via",
+        "away_listed_starter_via", "park_id", pl.col("ump_hp_id").alias("plate_umpire_id"),
+        "completion_date", pl.col("htbf").fill_null(False),
     ).sort("date", "game_id")  # fmt: skip
     games, duplicates = _one_row_per_game(games)
     mismatches = pl.concat([_mismatches(linked), duplicates]).sort("game_id", "kind")
-    return _merge_live(games, live), mismatches
+    # A live-only game has no game log: it was not played with the home team batting first.
+    return _merge_live(games, live).with_columns(pl.col("htbf").fill_null(False)), mismatches
+
+
+def _with_listed_starters(
+    linked: pl.DataFrame, people: pl.DataFrame | None, roster: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Add each side's listed (SBRO) starter as a Retrosheet id and how it was resolved."""
+    linked = linked.with_row_index("_row")
+    for column in ("home_pitcher", "away_pitcher", "home_pitcher_hand", "away_pitcher_hand"):
+        if column not in linked.columns:
+            linked = linked.with_columns(pl.lit(None, pl.String).alias(column))
+    slots = pl.concat(
+        [
+            linked.filter(pl.col("in_sbro")).select(
+                slot=pl.format("{}-{}", "_row", pl.lit(side)),
+                season=pl.col("season").cast(pl.Int32),
+                team_id=pl.col(f"{side}_team_id").cast(pl.Int64),
+                listed=pl.col(f"{side}_pitcher").cast(pl.String),
+                listed_hand=pl.col(f"{side}_pitcher_hand").cast(pl.String),
+                starter_id=pl.col(f"{side}_starter_id").cast(pl.String),
+                starter_name=pl.col(f"r_{side}_starter").cast(pl.String),
+            )
+            for side in ("home", "away")
+        ]
+    )
+    resolved = resolve_listed_starters(slots, people, roster)
+    for side in ("home", "away"):
+        mine = resolved.filter(pl.col("slot").str.ends_with(f"-{side}")).select(
+            _row=pl.col("slot").str.split("-").list.first().cast(pl.UInt32),
+            **{f"{side}_listed_starter_id": pl.col("listed_id"), f"{side}_listed_starter_via": pl.col("via")},
+        )
+        linked = linked.join(mine, on="_row", how="left")
+    return linked.drop("_row")
 
 
 def _one_row_per_game(games: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -471,6 +519,24 @@ def _mismatches(linked: pl.DataFrame) -> pl.DataFrame:
         linked.filter(pl.col("in_pinnacle") & ~pl.col("in_sbro")).select(
             "game_id", kind=pl.lit("pinnacle_without_sbro"), detail=pl.lit("Pinnacle game not in SBRO")
         ),
+        *(
+            # A listed name that matches no one (a blank listing is no listing: not reported).
+            linked.filter(
+                pl.col("in_sbro")
+                & pl.col(f"{side}_listed_starter_id").is_null()
+                & (pl.col(f"{side}_pitcher").str.strip_chars().fill_null("") != "")
+            ).select(
+                "game_id",
+                kind=pl.lit(f"listed_starter_unresolved_{side}"),
+                detail=pl.format(
+                    f"SBRO's {side} pitcher '{{}}' ({{}}) matches no Retrosheet id (game starter: {{}})",
+                    pl.col(f"{side}_pitcher").fill_null(""),
+                    pl.col(f"{side}_pitcher_hand").fill_null("?"),
+                    pl.col(f"r_{side}_starter").fill_null("no game log"),
+                ),
+            )
+            for side in ("home", "away")
+        ),
     ]
     return pl.concat(frames).unique(subset=["game_id", "kind"], keep="first").sort("game_id", "kind")
 
@@ -508,7 +574,12 @@ def rebuild_games(conn: psycopg.Connection, cutoff_minutes: int | None = None) -
     ``cutoff_minutes`` (default: the setting) decides which listed starters a live game keeps.
     """
     cutoff = get_settings().cutoff_minutes if cutoff_minutes is None else cutoff_minutes
-    games, mismatches = build_games(*_load_staging(conn), live=load_live_games(conn, cutoff))
+    games, mismatches = build_games(
+        *_load_staging(conn),
+        live=load_live_games(conn, cutoff),
+        people=load_people(conn),
+        roster=load_roster(conn),
+    )
     for table, frame, key in (
         ("curated.games", games, ["game_id"]),
         ("curated.link_mismatches", mismatches, ["game_id", "kind"]),

@@ -44,7 +44,7 @@ def backtest_path(settings: Settings) -> Path:
 
 
 def save_backtest(season: Any, doc: dict[str, Any], settings: Settings) -> Path:
-    """Record a season backtest (:class:`mlbedge.betting.backtest.SeasonBacktest` and its
+    """Record a season backtest (:class:`mlbedge.research.seasons.SeasonBacktest` and its
     ``to_json`` document) as the latest one the dashboard shows."""
     curve = season.result.curve()
     points = [

@@ -26,19 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from mlbedge.betting.strategy import P_CLIP
+from mlbedge.domain.markets import MARKET_SIDES
 from mlbedge.serving.models import LoadedModel, ModelSet
 from mlbedge.store.base import FeatureRow
 
 FloatArray = npt.NDArray[np.float64]
 
-SIDES: dict[str, tuple[str, str]] = {
-    "moneyline": ("home", "away"),
-    "total": ("over", "under"),
-    "runline": ("home", "away"),
-}
+SIDES: dict[str, tuple[str, str]] = MARKET_SIDES
 MARKET_FEATURE = {"moneyline": "ml_home_prob", "total": "total_over_prob", "runline": "rl_home_cover_prob"}
-# Probabilities handed out stay strictly inside (0, 1): a calibrator may touch the ends.
-_CLIP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ def model_inputs(
 
 def side_a_probability(model: LoadedModel, x: FloatArray) -> FloatArray:
     """The model's calibrated probability of side A per row, kept inside (0, 1)."""
-    return np.clip(np.asarray(model.model.predict_many(x), dtype=np.float64), _CLIP, 1.0 - _CLIP)
+    return np.clip(np.asarray(model.model.predict_many(x), dtype=np.float64), P_CLIP, 1.0 - P_CLIP)
 
 
 def predict_rows(models: ModelSet, rows: list[FeatureRow]) -> BatchPrediction:

@@ -1,8 +1,8 @@
 """One date's schedule and the prices offered at each game's cutoff, read from PostgreSQL.
 
 The schedule is ``curated.games`` with each game's ``as_of`` by the features' rule
-(:func:`mlbedge.features.asof.game_clock`). The prices are the market snapshots the market
-features are built from (:mod:`mlbedge.features.market`): SBRO's opening line (observed at the
+(:func:`mlbedge.features.asof.game_clock`). The prices follow the one offered-prices rule
+(:mod:`mlbedge.features.prices`, shared with the backtest): SBRO's opening line (observed at the
 start of the local date), Pinnacle's time-stamped lines and the live books' pre-game quotes; per
 game, book and market the one in force at ``as_of``. SBRO's untimed opening line is offered only
 where the start time is unknown (then ``as_of`` *is* the moment it was observed); a game with a
@@ -18,10 +18,10 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from mlbedge.features import market as market_features
+from mlbedge.features import prices
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.io import copy_frame
-from mlbedge.features.pipeline import OPENING_COLUMNS
+from mlbedge.features.prices import OPENING_COLUMNS, offered_quotes
 
 SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -36,7 +36,6 @@ SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
     "game_pk": pl.Int64(),
     **OPENING_COLUMNS,
 }
-OFFER_COLUMNS = ("game_id", "book", "market", "line", "price_a", "price_b", "fair_a", "observed_at", "as_of")
 
 
 def games_on(conn: psycopg.Connection, day: date, cutoff_minutes: int) -> pl.DataFrame:
@@ -58,20 +57,19 @@ def _snapshots(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
     """Every priced snapshot of ``games`` observed by the latest cutoff among them."""
     latest = games["as_of"].max()
     opening = games.select("game_id", "day_start", *OPENING_COLUMNS).lazy()
-    parts = [market_features.sbro_open_snapshots(opening)]
     pin_games = games.select("pin_game_no", "game_id").drop_nulls()
+    lines = None
     if not pin_games.is_empty():
         lines = copy_frame(
             conn,
             sql.SQL(
                 "(SELECT * FROM staging.pinnacle_lines WHERE pin_game_no = ANY(%s) AND observed_at <= %s) l"
             ),
-            market_features.PINNACLE_SCHEMA,
+            prices.PINNACLE_SCHEMA,
             [pin_games["pin_game_no"].to_list(), latest],
         )
-        if not lines.is_empty():
-            parts.append(market_features.pinnacle_snapshots(lines.lazy(), pin_games.lazy()))
     live_games = games.select("game_pk", "game_id").drop_nulls()
+    quotes = None
     if not live_games.is_empty():
         quotes = copy_frame(
             conn,
@@ -80,40 +78,24 @@ def _snapshots(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
                 "FROM staging.pregame_odds_quotes q JOIN curated.games g USING (game_pk) "
                 "WHERE NOT q.is_opening AND NOT q.is_live AND g.game_id = ANY(%s) AND q.observed_at <= %s) q"
             ),
-            market_features.QUOTE_SCHEMA,
+            prices.QUOTE_SCHEMA,
             [live_games["game_id"].to_list(), latest],
         )
-        if not quotes.is_empty():
-            parts.append(market_features.live_snapshots(quotes.lazy()))
-    frame = pl.concat([p.select(list(market_features.SNAPSHOT_SCHEMA)) for p in parts]).collect()
+    frame = prices.collect_snapshots(
+        opening, pinnacle_lines=lines, pinnacle_games=pin_games.lazy(), quotes=quotes
+    ).collect()
     if frame.is_empty():
         return frame
-    return market_features.priced(frame)
+    return prices.priced(frame)
 
 
 def offered_prices(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
-    """Per game, book and market the price in force at the game's ``as_of`` (:data:`OFFER_COLUMNS`).
+    """Per game, book and market the price in force at the game's ``as_of`` (:data:`~mlbedge.features.prices.OFFER_SCHEMA`,
+    by :func:`mlbedge.features.prices.offered_quotes`).
 
     ``games``: rows of :func:`games_on` (their ``as_of`` may be replaced by the served feature
     rows' own, which follow the same rule).
     """
-    empty = pl.DataFrame(
-        schema={
-            "game_id": pl.String(), "book": pl.String(), "market": pl.String(), "line": pl.Float64(),
-            "price_a": pl.Int64(), "price_b": pl.Int64(), "fair_a": pl.Float64(), "observed_at": TIMESTAMP,
-            "as_of": TIMESTAMP,
-        }
-    )  # fmt: skip
     if games.is_empty():
-        return empty
-    snapshots = _snapshots(conn, games)
-    if snapshots.is_empty():
-        return empty
-    in_force = market_features.quotes_at_cutoff(games.select("game_id", "as_of").lazy(), snapshots.lazy())
-    return (
-        in_force.join(games.select("game_id", "start_known").lazy(), on="game_id", how="inner")
-        .filter(pl.col("timestamped") | ~pl.col("start_known"))
-        .select(*OFFER_COLUMNS)
-        .sort("game_id", "market", "book")
-        .collect()
-    )
+        return pl.DataFrame(schema=prices.OFFER_SCHEMA)
+    return offered_quotes(games.select("game_id", "as_of", "start_known"), _snapshots(conn, games))

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from mlbedge.betting.metrics import ece, log_loss
+from mlbedge.scoring import ece, log_loss
 
 Method = Literal["none", "platt", "isotonic"]
 METHODS: tuple[Method, ...] = ("none", "platt", "isotonic")

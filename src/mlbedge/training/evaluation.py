@@ -28,12 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.betting.metrics import accuracy, brier, ece, log_loss, mean_ci
+from mlbedge.scoring import accuracy, brier, ece, log_loss, mean_ci, per_game_log_loss
 from mlbedge.training.targets import get_target
 
 FloatArray = npt.NDArray[np.float64]
 SOURCES = ("model", "market_open", "market_close")
-_CLIP = 1e-15  # as betting.metrics.log_loss
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     "target": pl.String(),
@@ -87,13 +86,6 @@ def regression_scores(prediction: npt.ArrayLike, outcome: npt.ArrayLike) -> dict
     """Root mean squared and mean absolute error."""
     err = np.asarray(prediction, dtype=np.float64) - np.asarray(outcome, dtype=np.float64)
     return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err)))}
-
-
-def per_game_log_loss(probability: npt.ArrayLike, outcome: npt.ArrayLike) -> FloatArray:
-    """Each game's log loss (mean of these is :func:`mlbedge.betting.metrics.log_loss`)."""
-    p = np.clip(np.asarray(probability, dtype=np.float64), _CLIP, 1.0 - _CLIP)
-    y = np.asarray(outcome, dtype=np.float64)
-    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
 
 
 def _groups(frame: pl.DataFrame) -> Iterable[tuple[str, pl.DataFrame]]:

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import psycopg
 
-from mlbedge.betting.metrics import log_loss
+from mlbedge.scoring import log_loss
 from mlbedge.settings import Settings, get_settings
 from mlbedge.training.dataset import TrainingData, load_training_data
 from mlbedge.training.targets import Target, model_columns

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import polars as pl
 from sklearn.base import BaseEstimator
 
-from mlbedge.betting.metrics import log_loss
+from mlbedge.scoring import log_loss
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
 from mlbedge.training.targets import Target, model_columns

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
-from mlbedge.betting.backtest import MARKETS, BacktestResult, SeasonBacktest
+from mlbedge.betting.backtest import MARKETS, BacktestResult
+from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.metrics import calibration_bins
 from mlbedge.betting.report import charts
 
@@ -372,8 +373,24 @@ def render_report(
     )
 
 
-def season_report(season: SeasonBacktest, doc: Mapping[str, Any] | None = None) -> str:
-    """The report of one season's backtest (:func:`mlbedge.betting.backtest.run_season`)."""
+class SeasonRun(Protocol):
+    """What the report reads of a season backtest (:class:`mlbedge.research.seasons.SeasonBacktest`)."""
+
+    train_seasons: list[int]
+    test_season: int
+    feature_set_version: str
+    cutoff_minutes: int
+    policy: StakingPolicy
+    result: BacktestResult
+    predictions: pl.DataFrame
+
+    def importance(self, top: int = 20) -> dict[str, dict[str, float]]: ...
+
+    def to_json(self, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]: ...
+
+
+def season_report(season: SeasonRun, doc: Mapping[str, Any] | None = None) -> str:
+    """The report of one season's backtest (:func:`mlbedge.research.seasons.run_season`)."""
     policy = season.policy
     meta = {
         "test season": str(season.test_season),

@@ -9,11 +9,16 @@ What is kept: the game's key (date, home team, ``game_num``), teams as MLB ids
 (``teams.codes("retrosheet")``) and as written, day/night, park, attendance, length, score, line
 scores, both starting pitchers (id and name), and every per-team batting, pitching and fielding
 total (:data:`TEAM_STAT_FIELDS`) as the ``stats`` jsonb, keyed by field name (``{"v_ab": 36,
-...}``). ``game_num`` is 0 for a single game, 1/2 for a doubleheader (the A/B of a three-team
+...}``); the umpires (``ump_hp_id`` ... ``ump_rf_name``, null where "(none)"), both managers,
+the completion of a suspended game (field 14 as written, and ``completion_date``, the day its
+result became known), forfeit, protest, ``additional_info`` and ``htbf`` (2020: the park's team,
+listed as home, batted first). The 18 starting-lineup slots go to ``staging.retrosheet_lineups``
+(:data:`LINEUP_SCHEMA`, one row per game, side and batting order). ``game_num`` is 0 for a single game, 1/2 for a doubleheader (the A/B of a three-team
 doubleheader map to 1/2). There is no start time: only D/N.
 
 A line with the wrong number of fields, a badly quoted field, a bad date, an unknown team, a bad
-``game_num`` or a non-numeric count is quarantined with a reason naming the field; a second line
+``game_num``, a non-numeric count, a lineup position outside 1-10 or a completion without its
+yyyymmdd date is quarantined with a reason naming the field; a second line
 with the same date, home team and ``game_num`` is quarantined as a duplicate. Row numbers are
 1-based line numbers (the files have no header).
 
@@ -41,6 +46,7 @@ from mlbedge.sources.historical.common import (
     store_raw_file,
     write_parsed,
 )
+from mlbedge.storage.bulk import upsert_frame
 
 SOURCE = "retrosheet"
 TABLE = "staging.retrosheet_games"
@@ -96,6 +102,11 @@ COUNT_FIELDS: tuple[str, ...] = ("v_game_num", "h_game_num", "length_outs", "att
 _FIELD = r'(?:"(?:[^"]|"")*"|[^",]*)'
 _WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*$"
 
+# Umpire positions in file order (fields 78-89); lf/rf are rarely staffed.
+UMPIRE_POSITIONS: tuple[str, ...] = ("hp", "1b", "2b", "3b", "lf", "rf")
+# The 18 lineup slots (side prefix, batting order): fields 106-159.
+LINEUP_SLOTS: tuple[tuple[str, int], ...] = tuple((side, n) for side in ("v", "h") for n in range(1, 10))
+
 # game_num as written -> as stored: A/B are the games of a three-team doubleheader.
 GAME_NUMBERS = {"0": 0, "1": 1, "2": 2, "A": 1, "B": 2}
 
@@ -124,6 +135,31 @@ GAME_SCHEMA: dict[str, pl.DataType] = {
     "stats": pl.String(),  # JSON text; the column is jsonb
     "file_sha256": pl.String(),
     "file_row": pl.Int32(),
+    "completion": pl.String(),
+    "completion_date": pl.Date(),
+    "completion_park_id": pl.String(),
+    "forfeit": pl.String(),
+    "protest": pl.String(),
+    **{f"ump_{pos}_{part}": pl.String() for pos in UMPIRE_POSITIONS for part in ("id", "name")},
+    "away_manager_id": pl.String(),
+    "home_manager_id": pl.String(),
+    "additional_info": pl.String(),
+    "htbf": pl.Boolean(),
+}
+
+LINEUP_TABLE = "staging.retrosheet_lineups"
+LINEUP_KEY = ["date", "home_team_id", "game_num", "side", "batting_order"]
+# The staging.retrosheet_lineups columns: one row per game x side x batting slot.
+LINEUP_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "home_team_id": pl.Int32(),
+    "game_num": pl.Int16(),
+    "side": pl.String(),
+    "batting_order": pl.Int16(),
+    "team_id": pl.Int32(),
+    "player_id": pl.String(),
+    "player_name": pl.String(),
+    "position": pl.Int16(),
 }
 
 
@@ -135,19 +171,31 @@ def parse_retrosheet(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     ``reason``, ``raw_row`` for every line that is not a game. Raises :class:`DataFileError`
     when the file holds no lines at all.
     """
+    games, _, quarantined = parse_retrosheet_lineups(raw)
+    return games, quarantined
+
+
+def parse_retrosheet_lineups(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Like :func:`parse_retrosheet`, and also the starting lineups: ``(games, lineups, quarantined)``.
+
+    ``lineups`` has the ``staging.retrosheet_lineups`` columns (:data:`LINEUP_SCHEMA`): one row
+    per game, side and batting slot whose player id is present.
+    """
     lines = _read_lines(raw)
     shaped = lines.filter(pl.col("reason").is_null())
     fields = _split_fields(raw, shaped)
     typed = _typed(fields)
     typed = _dedupe(typed)
-    games = _games(typed.filter(pl.col("reason").is_null()), raw)
+    valid = typed.filter(pl.col("reason").is_null())
+    games = _games(valid, raw)
+    lineups = _lineups(valid)
     quarantined = pl.concat(
         [
             lines.filter(pl.col("reason").is_not_null()).select("row_number", "reason", "raw_row"),
             typed.filter(pl.col("reason").is_not_null()).select("row_number", "reason", "raw_row"),
         ]
     ).sort("row_number")
-    return games, quarantined
+    return games, lineups, quarantined
 
 
 def load_retrosheet_files(
@@ -168,11 +216,14 @@ def load_retrosheet_files(
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
     raw = RawFile.read(path)
     store_raw_file(conn, SOURCE, raw)
-    games, bad = parse_retrosheet(raw)
-    return write_parsed(
+    games, lineups, bad = parse_retrosheet_lineups(raw)
+    summary = write_parsed(
         conn, SOURCE, raw, table=TABLE, frame=games, key=KEY, quarantined=bad,
         rows_read=games.height + bad.height,
     )  # fmt: skip
+    # A game's lineup is written with it; a quarantined game has none.
+    upsert_frame(conn, LINEUP_TABLE, lineups, key=LINEUP_KEY)
+    return summary
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -261,6 +312,10 @@ def _typed(fields: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(GAME_NUMBERS, default=None, return_dtype=pl.Int16),
         away_code=pl.col("v_team").str.to_uppercase(),
         home_code=pl.col("h_team").str.to_uppercase(),
+        # Field 14 of a suspended game: "yyyymmdd,park,visitor score,home score,outs".
+        _completion_date=pl.col("completion")
+        .str.extract(r"^(\d{8})(?:,|$)")
+        .str.to_date("%Y%m%d", strict=False),
     ).with_columns(
         away_team_id=pl.col("away_code").replace_strict(codes, default=None, return_dtype=pl.Int32),
         home_team_id=pl.col("home_code").replace_strict(codes, default=None, return_dtype=pl.Int32),
@@ -280,6 +335,19 @@ def _typed(fields: pl.DataFrame) -> pl.DataFrame:
         *(
             _bad(name, _not_count(name), "is not a whole number")
             for name in (*COUNT_FIELDS, *TEAM_STAT_FIELDS)
+        ),
+        _bad(
+            "completion",
+            pl.col("completion").is_not_null() & pl.col("_completion_date").is_null(),
+            "does not start with a yyyymmdd completion date",
+        ),
+        *(
+            _bad(
+                f"{side}_bat{n}_pos",
+                ~pl.col(f"{side}_bat{n}_pos").str.contains(r"^(?:[1-9]|10)$").fill_null(True),
+                "is not a position 1-10",
+            )
+            for side, n in LINEUP_SLOTS
         ),
     ]
     joined = pl.concat_str(checks, separator="; ", ignore_nulls=True)
@@ -321,5 +389,44 @@ def _games(valid: pl.DataFrame, raw: RawFile) -> pl.DataFrame:
         stats=pl.struct([_count(name).alias(name) for name in TEAM_STAT_FIELDS]).struct.json_encode(),
         file_sha256=pl.lit(raw.sha256),
         file_row=pl.col("row_number"),
+        completion_date=pl.col("_completion_date"),
+        completion_park_id=pl.col("completion")
+        .str.split(",")
+        .list.get(1, null_on_oob=True)
+        .replace("", None),
+        away_manager_id=pl.col("v_manager_id"),
+        home_manager_id=pl.col("h_manager_id"),
+        # 2020's relocated games and make-ups: the park's team is home but batted first.
+        # An unstaffed umpire position is written "(none)".
+        **{
+            name: pl.when(pl.col(name) != "(none)").then(pl.col(name))
+            for pos in UMPIRE_POSITIONS
+            for name in (f"ump_{pos}_id", f"ump_{pos}_name")
+        },
+        htbf=pl.col("additional_info").str.contains(r"\bHTBF\b").fill_null(False),
     )
     return games.sort("row_number").select(pl.col(name).cast(dtype) for name, dtype in GAME_SCHEMA.items())
+
+
+def _lineups(valid: pl.DataFrame) -> pl.DataFrame:
+    """The 18 lineup slots of every valid game, one row per slot with a player id."""
+    if valid.is_empty():
+        return pl.DataFrame(schema=LINEUP_SCHEMA)
+    slots = [
+        valid.select(
+            date=pl.col("_date"),
+            home_team_id=pl.col("home_team_id"),
+            game_num=pl.col("_game_num"),
+            side=pl.lit("away" if side == "v" else "home"),
+            batting_order=pl.lit(n),
+            team_id=pl.col("away_team_id" if side == "v" else "home_team_id"),
+            player_id=pl.col(f"{side}_bat{n}_id"),
+            player_name=pl.col(f"{side}_bat{n}_name"),
+            position=_count(f"{side}_bat{n}_pos"),
+        )
+        for side, n in LINEUP_SLOTS
+    ]
+    lineups = pl.concat(slots).filter(pl.col("player_id").is_not_null())
+    return lineups.select(pl.col(name).cast(dtype) for name, dtype in LINEUP_SCHEMA.items()).sort(
+        "date", "home_team_id", "game_num", "side", "batting_order"
+    )

@@ -1,0 +1,145 @@
+"""The betting rule: from the model's probability at every offered price to the stakes of a slate.
+
+One rule, called by the backtest (:class:`mlbedge.betting.backtest.ModelStrategy`) and by the API
+(:mod:`mlbedge.serving.recommend`), so the bets a backtest measures are the bets the API serves.
+
+The input is the *priced* offers of one slate: per game, book and market the quote offered at the
+cutoff (:data:`mlbedge.features.prices.OFFER_SCHEMA` columns) with ``p_a``, the model's probability
+of side a (home, over, home) at the quote's **own** line. The rule:
+
+1. **Both sides** of every quote are candidates (:meth:`BetRule.candidates`): side a at
+   ``price_a`` with ``p_a``, side b at ``price_b`` with ``1 - p_a`` (at a whole-number total the
+   model's probability is conditional on no push, which is what Kelly needs when a push returns the
+   stake). Probabilities are kept inside ``(P_CLIP, 1 - P_CLIP)``.
+2. The **edge** of a side is its expected profit per unit staked, ``p * decimal_odds - 1``.
+3. **Price shopping**: per game, market and side the book with the largest edge; ties go to the
+   first book by name (:meth:`BetRule.best_prices`).
+4. The slate is **sized** at once by :func:`mlbedge.betting.kelly.size_slate` (simultaneous Kelly,
+   the Kelly fraction, per-bet, per-game and slate caps), with the exposure cap reduced by what is
+   still at stake on earlier bets (``pending_stake``).
+
+Adjustments of a side before it is sized (its own line, a per-market gate, shrinking the edge)
+belong in :meth:`BetRule.candidates`: every caller then gets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from mlbedge.betting.kelly import StakingPolicy, size_slate
+from mlbedge.domain.markets import SIDE_A, SIDE_B
+from mlbedge.domain.odds import american_to_decimal
+
+# Probabilities handed to the staking policy (and out of the API) stay strictly inside (0, 1):
+# a calibrator may touch the ends, where Kelly's logarithm is undefined.
+P_CLIP = 1e-6
+# Below this share of the bankroll left under the exposure cap, nothing more is staked.
+_NO_ROOM = 1e-9
+
+# One candidate side at one book. ``line`` is the quote's (the total; the HOME handicap of a run line).
+CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    "game_id": pl.String(),
+    "market": pl.String(),
+    "side": pl.String(),
+    "book": pl.String(),
+    "line": pl.Float64(),
+    "odds": pl.Int64(),
+    "probability": pl.Float64(),
+    "edge": pl.Float64(),
+}
+# Columns of the offers carried through to the candidates and bets when present.
+PASSTHROUGH: tuple[str, ...] = ("observed_at", "as_of")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One slate decided: every side considered and the bets staked.
+
+    ``candidates``: :data:`CANDIDATE_SCHEMA` (plus ``observed_at``/``as_of`` when the offers had
+    them), one row per side and book. ``bets``: the sized best prices with a stake, in the order they
+    were sized: the candidate columns and those :func:`~mlbedge.betting.kelly.size_slate` adds
+    (``decimal_odds, edge, kelly, kelly_slate, fraction, stake, reason``).
+    """
+
+    candidates: pl.DataFrame
+    bets: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class BetRule:
+    """The betting rule of the module notes, with its staking policy."""
+
+    policy: StakingPolicy = field(default_factory=StakingPolicy)
+
+    def candidates(self, priced: pl.DataFrame) -> pl.DataFrame:
+        """Both sides of every priced offer with probability and edge (steps 1-2 of the notes).
+
+        ``priced``: ``game_id, market, book, line, price_a, price_b, p_a`` (and optionally
+        ``observed_at``, ``as_of``). A side whose probability is not finite is left out.
+        """
+        extra = [c for c in PASSTHROUGH if c in priced.columns]
+        schema = {**CANDIDATE_SCHEMA, **{c: priced.schema[c] for c in extra}}
+        if priced.is_empty():
+            return pl.DataFrame(schema=schema)
+        side_a = pl.col("market").replace_strict(SIDE_A, return_dtype=pl.String)
+        side_b = pl.col("market").replace_strict(SIDE_B, return_dtype=pl.String)
+        p_a = pl.col("p_a").cast(pl.Float64).clip(P_CLIP, 1.0 - P_CLIP)
+        sides = pl.concat(
+            [
+                priced.select(
+                    "game_id", "market", side_a.alias("side"), "book", pl.col("line").cast(pl.Float64),
+                    pl.col("price_a").cast(pl.Int64).alias("odds"), p_a.alias("probability"), *extra,
+                ),
+                priced.select(
+                    "game_id", "market", side_b.alias("side"), "book", pl.col("line").cast(pl.Float64),
+                    pl.col("price_b").cast(pl.Int64).alias("odds"), (1.0 - p_a).alias("probability"), *extra,
+                ),
+            ]
+        ).filter(pl.col("probability").is_finite())  # fmt: skip
+        decimal = np.asarray(american_to_decimal(sides["odds"].cast(pl.Float64).to_numpy()), dtype=np.float64)
+        return sides.with_columns(
+            edge=pl.col("probability") * pl.Series(decimal, dtype=pl.Float64) - 1.0
+        ).select(list(schema))
+
+    @staticmethod
+    def best_prices(candidates: pl.DataFrame) -> pl.DataFrame:
+        """Per game, market and side the book with the largest edge; ties go to the first book by name."""
+        return candidates.sort(["edge", "book"], descending=[True, False]).unique(
+            ["game_id", "market", "side"], keep="first", maintain_order=True
+        )
+
+    def decide(self, priced: pl.DataFrame, bankroll: float, *, pending_stake: float = 0.0) -> Decision:
+        """The slate's bets: candidates, best price per side, sized together (the module notes).
+
+        ``bankroll``: the wealth stakes are fractions of; ``pending_stake``: what is still at stake
+        on earlier bets (it lowers the cash at hand and the room under the exposure cap).
+        """
+        sides = self.candidates(priced)
+        room = self.policy.max_exposure - (pending_stake / bankroll if bankroll > 0 else 1.0)
+        # Nothing to size: no cash, no room, or no side clearing the minimum edge.
+        if (
+            sides.is_empty()
+            or bankroll - pending_stake <= 0
+            or room <= _NO_ROOM
+            or not (sides["edge"] > max(self.policy.min_edge, 0.0)).any()
+        ):
+            return Decision(sides, _no_bets(sides))
+        best = self.best_prices(sides)
+        policy = self.policy.model_copy(update={"max_exposure": room}) if pending_stake else self.policy
+        sized = size_slate(best.drop("edge"), bankroll, policy)
+        return Decision(sides, sized.filter(pl.col("stake") > 0.0))
+
+
+# The columns size_slate adds to a slate (all floats but the reason).
+_SIZED: dict[str, pl.DataType] = {
+    **{c: pl.Float64() for c in ("decimal_odds", "edge", "kelly", "kelly_slate", "fraction", "stake")},
+    "reason": pl.String(),
+}
+
+
+def _no_bets(candidates: pl.DataFrame) -> pl.DataFrame:
+    """No bets, with the columns of sized ones."""
+    return pl.DataFrame(schema={**candidates.drop("edge").schema, **_SIZED})
