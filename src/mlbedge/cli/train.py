@@ -7,6 +7,7 @@ commands so that the rest of the CLI starts without them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -200,6 +201,22 @@ def promote(
     )
 
 
+def _without_families(names: Sequence[str], families: str) -> list[str]:
+    """``names`` less the features of the comma-separated ``families`` (BadParameter names an unknown one)."""
+    from mlbedge.features.registry import Family, registry
+
+    dropped: set[str] = set()
+    for text in filter(None, (f.strip() for f in families.split(","))):
+        try:
+            family = Family(text)
+        except ValueError:
+            raise typer.BadParameter(
+                f"unknown family {text!r}; known: {', '.join(f.value for f in Family)}"
+            ) from None
+        dropped |= {f.name for f in registry().family(family)}
+    return [n for n in names if n not in dropped]
+
+
 @models_app.command("evaluate")
 def evaluate(
     test_seasons: str = typer.Option(
@@ -215,6 +232,9 @@ def evaluate(
     log: bool = typer.Option(True, "--log/--no-log", help="Log the comparison to MLflow."),
     rounds: int | None = typer.Option(
         None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
+    ),
+    drop_families: str = typer.Option(
+        "", "--drop-families", help="Comma-separated feature families left out (an ablation)."
     ),
     home: Path | None = HomeOption,
 ) -> None:
@@ -240,7 +260,8 @@ def evaluate(
     params: dict[str, object] = {"num_threads": settings.train_num_threads}
     if rounds is not None:
         params["num_boost_round"] = rounds
-    result = run_walk_forward(labelled, chosen, folds, data.feature_names, model_params=params)
+    feature_names = _without_families(data.feature_names, drop_families)
+    result = run_walk_forward(labelled, chosen, folds, feature_names, model_params=params)
     scores, differences = compare(result.predictions)
     for target in chosen:
         console.print(f"\n[bold]{target.name}[/] (same games for every source)")

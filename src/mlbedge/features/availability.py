@@ -25,12 +25,13 @@ import polars as pl
 from mlbedge.features.players import (
     BATTING_SCHEMA,
     LINEUP_POSTED_MINUTES,
+    WOBA_SCALE,
     last_per_observation,
     shrunk,
     weighted_seasons,
     woba_numerator,
 )
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 from mlbedge.features.team import asof_side
 
 REGULAR_WINDOW = 20
@@ -39,6 +40,7 @@ MISSING_GAMES = 3
 LINEUP_BATTERS = 8
 PRIOR_PA = 200.0
 NEWCOMER_SHARE = 0.93  # a batter without history is valued at this share of the league's wOBA
+MICRO = 1_000_000.0
 
 _A = Family.AVAILABILITY
 _RECENT = ("lineups", "season_stats")
@@ -131,7 +133,7 @@ def _batting_rows(batting: pl.LazyFrame) -> pl.LazyFrame:
         batting.select(*BATTING_SCHEMA)
         .filter(pl.col("player_id").is_not_null())
         .with_columns(
-            pa=(pl.col("ab") + pl.col("bb") + pl.col("hbp") + pl.col("sf")).cast(pl.Float64),
+            pa=(pl.col("ab") + pl.col("bb") + pl.col("hbp") + pl.col("sf")).cast(pl.Int64),
             woba=woba_numerator(
                 pl.col("bb"), pl.col("hbp"), pl.col("h"), pl.col("x2b"), pl.col("x3b"), pl.col("hr")
             ),
@@ -154,7 +156,12 @@ def batter_values(batting: pl.LazyFrame) -> pl.LazyFrame:
         .select(
             "player_id",
             "season",
-            shrunk(pl.col("woba"), pl.col("pa"), NEWCOMER_SHARE * pl.col("lg_woba"), PRIOR_PA).alias("woba"),
+            shrunk(
+                pl.col("woba") * (1.0 / WOBA_SCALE),
+                pl.col("pa"),
+                NEWCOMER_SHARE * pl.col("lg_woba"),
+                PRIOR_PA,
+            ).alias("woba"),
             "lg_woba",
             pl.max_horizontal("observed_at", "lg_observed_at").alias("observed_at"),
         )
@@ -166,7 +173,7 @@ def league_values(rows: pl.LazyFrame) -> pl.LazyFrame:
     totals = rows.group_by("season").agg(pl.col(s).sum() for s in _BAT_STATS).with_columns(_all=pl.lit(1))
     return weighted_seasons(totals, _BAT_STATS, ["_all"]).select(
         (pl.col("state_season") + 1).alias("season"),
-        (pl.col("woba") / pl.col("pa")).alias("lg_woba"),
+        (pl.col("woba") * (1.0 / WOBA_SCALE) / pl.col("pa")).alias("lg_woba"),
         pl.col("observed_at").alias("lg_observed_at"),
     )
 
@@ -184,9 +191,15 @@ def _valued_slots(
         .join(league, on="season", how="left")
         .join(values, on=["player_id", "season"], how="left")
         .with_columns(woba=pl.coalesce("woba", NEWCOMER_SHARE * pl.col("lg_woba")))
-        .sort("game_id", "side", "batting_order")  # a fixed order: means are bit-reproducible
+        .with_columns(woba_u=_micro(pl.col("woba")), lg_u=_micro(pl.col("lg_woba")))
     )
     return slots, values, league
+
+
+def _micro(woba: pl.Expr) -> pl.Expr:
+    """wOBA in millionths, an integer: sums and means over players are then exact, so a team's
+    state is bit-identical however its rows are ordered or partitioned."""
+    return (woba * MICRO).round().cast(pl.Int64)
 
 
 def _lagged(n: int) -> pl.Expr:
@@ -202,8 +215,8 @@ def lineup_state(slots: pl.LazyFrame) -> pl.LazyFrame:
         .agg(
             pl.col("known_on").first(),
             pl.col("observed_at").first(),
-            pl.col("woba").mean().alias("last_woba"),
-            pl.col("lg_woba").first(),
+            (pl.col("woba_u").sum() * (1.0 / MICRO) / pl.len()).alias("last_woba"),
+            pl.col("lg_u").first(),
         )
         .sort(*keys, "known_on", "game_id")
         .with_columns(
@@ -214,7 +227,7 @@ def lineup_state(slots: pl.LazyFrame) -> pl.LazyFrame:
     # Integer keys from here on (joins and sorts on the player id strings are the slow part).
     players = (
         slots.group_by(*keys, "player_id")
-        .agg(pl.col("woba").first(), pl.len().alias("_starts"))
+        .agg(pl.col("woba_u").first(), pl.len().alias("_starts"))
         # one who never reaches the regulars' count this season cannot be a regular at any point
         .filter(pl.col("_starts") >= REGULAR_MIN_STARTS)
         .sort(*keys, "player_id")  # a fixed order: sums over players are then bit-reproducible
@@ -227,8 +240,8 @@ def lineup_state(slots: pl.LazyFrame) -> pl.LazyFrame:
         .select(*keys, "gidx", "pidx", pl.lit(1, pl.Int32).alias("started"))
     )
     grid = (
-        games.select(*keys, "gidx", "lg_woba")
-        .join(players.select(*keys, "pidx", "woba"), on=keys, how="inner")
+        games.select(*keys, "gidx", "lg_u")
+        .join(players.select(*keys, "pidx", "woba_u"), on=keys, how="inner")
         .join(started, on=[*keys, "gidx", "pidx"], how="left")
         .with_columns(pl.col("started").fill_null(0))
         .sort(*keys, "pidx", "gidx")
@@ -246,14 +259,16 @@ def lineup_state(slots: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(regular=pl.col("recent") >= REGULAR_MIN_STARTS)
     )
     per_game = grid.group_by(*keys, "gidx").agg(
-        pl.col("woba").filter(pl.col("regular")).sort(descending=True).head(LINEUP_BATTERS).mean().alias(
-            "regulars_woba"
-        ),
+        (
+            pl.col("woba_u").filter(pl.col("regular")).top_k(LINEUP_BATTERS).sum()
+            * (1.0 / MICRO)
+            / pl.col("woba_u").filter(pl.col("regular")).top_k(LINEUP_BATTERS).len()
+        ).alias("regulars_woba"),
         (pl.col("regular") & (pl.col("latest") == 0)).sum().cast(pl.Int16).alias("regulars_missing"),
-        (pl.col("woba") - pl.col("lg_woba"))
-        .filter(pl.col("regular") & (pl.col("latest") == 0))
-        .sum()
-        .alias("regulars_missing_value"),
+        (
+            (pl.col("woba_u") - pl.col("lg_u")).filter(pl.col("regular") & (pl.col("latest") == 0)).sum()
+            * (1.0 / MICRO)
+        ).alias("regulars_missing_value"),
     )
     state = games.join(per_game, on=[*keys, "gidx"], how="left").select(
         *keys,
@@ -297,10 +312,9 @@ def compute(
         .join(targets.select("game_id", pl.col("season").cast(pl.Int32)), on="game_id", how="inner")
         .join(values, on=["player_id", "season"], how="left")
         .join(league, on="season", how="left")
-        .with_columns(woba=pl.coalesce("woba", NEWCOMER_SHARE * pl.col("lg_woba")))
-        .sort("game_id", "side", "batting_order")
-        .group_by("game_id", "side", maintain_order=True)
-        .agg(pl.col("woba").mean(), pl.col("posted_at").first())
+        .with_columns(woba_u=_micro(pl.coalesce("woba", NEWCOMER_SHARE * pl.col("lg_woba"))))
+        .group_by("game_id", "side")
+        .agg((pl.col("woba_u").sum() * (1.0 / MICRO) / pl.len()).alias("woba"), pl.col("posted_at").first())
     )  # fmt: skip
     frame = targets.select("game_id")
     for side in ("home", "away"):
@@ -309,7 +323,10 @@ def compute(
                 targets,
                 state,
                 f"_{side}",
-                {"team_id": pl.col(f"{side}_team_id").cast(pl.Int64), "season": pl.col("season").cast(pl.Int32)},
+                {
+                    "team_id": pl.col(f"{side}_team_id").cast(pl.Int64),
+                    "season": pl.col("season").cast(pl.Int32),
+                },
                 columns,
                 f"_obs_lineups_{side}",
             ),
@@ -317,7 +334,9 @@ def compute(
             how="left",
         ).join(
             posted.filter(pl.col("side") == side).select(
-                "game_id", pl.col("woba").alias(f"_{side}_posted"), pl.col("posted_at").alias(f"_obs_posted_{side}")
+                "game_id",
+                pl.col("woba").alias(f"_{side}_posted"),
+                pl.col("posted_at").alias(f"_obs_posted_{side}"),
             ),
             on="game_id",
             how="left",
@@ -337,7 +356,8 @@ def compute(
     frame = (
         frame.with_columns(exprs)
         .with_columns(
-            lineup_regulars_woba_diff=pl.col("home_lineup_regulars_woba") - pl.col("away_lineup_regulars_woba"),
+            lineup_regulars_woba_diff=pl.col("home_lineup_regulars_woba")
+            - pl.col("away_lineup_regulars_woba"),
             lineup_last_woba_diff=pl.col("home_lineup_last_woba") - pl.col("away_lineup_last_woba"),
             regulars_missing_value_diff=pl.col("home_regulars_missing_value")
             - pl.col("away_regulars_missing_value"),

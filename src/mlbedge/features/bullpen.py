@@ -16,7 +16,7 @@ from __future__ import annotations
 import polars as pl
 
 from mlbedge.features.players import TEAM_GAME_SCHEMA, last_per_observation
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 from mlbedge.features.team import asof_side
 
 DAYS: tuple[int, ...] = (1, 2, 3)

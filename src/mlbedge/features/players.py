@@ -30,11 +30,15 @@ from mlbedge.features.asof import TIMESTAMP, local_midnight
 # A posted lineup is public about this long before first pitch (clubs post 2-4 hours ahead).
 LINEUP_POSTED_MINUTES = 120
 
-# Marcel-style weights of the last three seasons (the most recent first).
-SEASON_WEIGHTS: tuple[float, ...] = (1.0, 0.8, 0.6)
+# Marcel-style weights of the last three seasons (the most recent first): 1.0, 0.8, 0.6, kept as
+# whole fifths so every weighted sum is exact integer arithmetic (bit-identical whatever the row
+# order or partitioning of a group-by).
+SEASON_WEIGHTS_FIFTHS: tuple[int, ...] = (5, 4, 3)
 
-# linear weights of a simple wOBA (walk/HBP, single, double, triple, home run)
-WOBA_WEIGHTS = {"bb": 0.69, "x1b": 0.89, "x2b": 1.27, "x3b": 1.62, "hr": 2.10}
+# Linear weights of a simple wOBA (walk/HBP, single, double, triple, home run) in hundredths: a
+# batter's wOBA points are integers, again for exact sums.
+WOBA_WEIGHTS = {"bb": 69, "x1b": 89, "x2b": 127, "x3b": 162, "hr": 210}
+WOBA_SCALE = 100.0
 
 GAME_FACTS_SCHEMA: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -162,8 +166,8 @@ def game_fact_times(games: pl.LazyFrame, clock: pl.LazyFrame, facts: pl.LazyFram
 
 
 def weighted_seasons(rows: pl.LazyFrame, stats: list[str], keys: list[str]) -> pl.LazyFrame:
-    """Season rows as Marcel-style states: per ``keys`` and state season ``Y``, the sums of ``stats``
-    over seasons ``Y, Y-1, Y-2`` weighted by :data:`SEASON_WEIGHTS`, observed after season ``Y``.
+    """Season rows as Marcel-style states: per ``keys`` and state season ``Y``, the sums of the
+    integer ``stats`` over seasons ``Y, Y-1, Y-2`` weighted 1.0/0.8/0.6, observed after season ``Y``.
 
     Also ``{stat}_last``: the unweighted total of season ``Y`` itself (0 when absent), and
     ``observed_at``. Sorted by ``observed_at``.
@@ -172,32 +176,37 @@ def weighted_seasons(rows: pl.LazyFrame, stats: list[str], keys: list[str]) -> p
         [
             rows.with_columns(
                 state_season=pl.col("season") + lag,
-                _w=pl.lit(weight),
-                _last=pl.lit(1.0 if lag == 0 else 0.0),
+                _w=pl.lit(weight, pl.Int64),
+                _last=pl.lit(1 if lag == 0 else 0, pl.Int64),
             )
-            for lag, weight in enumerate(SEASON_WEIGHTS)
+            for lag, weight in enumerate(SEASON_WEIGHTS_FIFTHS)
         ]
     )
+    fifth = 1.0 / SEASON_WEIGHTS_FIFTHS[0]
     return (
         expanded.group_by(*keys, "state_season")
         .agg(
-            *[(pl.col(s).cast(pl.Float64) * pl.col("_w")).sum().alias(s) for s in stats],
-            *[(pl.col(s).cast(pl.Float64) * pl.col("_last")).sum().alias(f"{s}_last") for s in stats],
+            *[(pl.col(s).cast(pl.Int64).fill_null(0) * pl.col("_w")).sum().alias(s) for s in stats],
+            *[
+                (pl.col(s).cast(pl.Int64).fill_null(0) * pl.col("_last")).sum().alias(f"{s}_last")
+                for s in stats
+            ],
         )
-        .with_columns(observed_at=season_observed_at(pl.col("state_season")))
+        .with_columns(
+            *[(pl.col(s).cast(pl.Float64) * fifth).alias(s) for s in stats],
+            *[pl.col(f"{s}_last").cast(pl.Float64) for s in stats],
+            observed_at=season_observed_at(pl.col("state_season")),
+        )
         .sort("observed_at")
     )
 
 
-def woba_numerator(
-    bb: pl.Expr, hbp: pl.Expr, h: pl.Expr, x2b: pl.Expr, x3b: pl.Expr, hr: pl.Expr
-) -> pl.Expr:
-    """The weighted sum of a simple wOBA (over plate appearances)."""
+def woba_numerator(bb: pl.Expr, hbp: pl.Expr, h: pl.Expr, x2b: pl.Expr, x3b: pl.Expr, hr: pl.Expr) -> pl.Expr:
+    """A simple wOBA's points in hundredths (an integer; divide by :data:`WOBA_SCALE` and by PA)."""
     w = WOBA_WEIGHTS
     singles = h - x2b - x3b - hr
-    return (
-        w["bb"] * (bb + hbp) + w["x1b"] * singles + w["x2b"] * x2b + w["x3b"] * x3b + w["hr"] * hr
-    )
+    points = w["bb"] * (bb + hbp) + w["x1b"] * singles + w["x2b"] * x2b + w["x3b"] * x3b + w["hr"] * hr
+    return points.cast(pl.Int64)
 
 
 def shrunk(value_sum: pl.Expr, weight: pl.Expr, prior: pl.Expr, prior_weight: float) -> pl.Expr:

@@ -24,17 +24,22 @@ from mlbedge.features.players import (
     PITCHING_SCHEMA,
     PLATOON_SCHEMA,
     TEAM_GAME_SCHEMA,
+    WOBA_SCALE,
     last_per_observation,
     shrunk,
     weighted_seasons,
     woba_numerator,
 )
-from mlbedge.features.registry import Family, Feature, side_features
+from mlbedge.features.spec import Family, Feature, side_features
 from mlbedge.features.team import asof_side
 
 FIP_PRIOR_IP = 60.0  # innings of league-average pitching a prior FIP is mixed with
 KBB_PRIOR_BF = 250.0  # batters faced at the league K-BB% mixed in
 PLATOON_PRIOR_PA = 150.0  # plate appearances per batter hand at the league rate mixed in
+# Outs to innings by a reciprocal, never by dividing by a literal: Polars may divide a long column
+# by a literal as a multiplication but a one-row column exactly, and a game's features must be
+# bit-identical whether it is built alone or with a season.
+_THIRD = 1.0 / 3.0
 
 _S = Family.STARTER
 _LISTED = ("listed_starter_ids",)
@@ -121,8 +126,7 @@ def _declare() -> tuple[Feature, ...]:
         "{side}_sp_rest_days_id",
         _S,
         "int16",
-        "Days since the {side} listed starter's previous start this season, minus one (null for his "
-        "first).",
+        "Days since the {side} listed starter's previous start this season, minus one (null for his first).",
         _FORM,
     )
     features += side_features(
@@ -169,7 +173,7 @@ def pitching_state(pitching: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     per_player = weighted_seasons(rows, _PITCH_STATS, ["player_id"])
     league_rows = rows.group_by("season").agg(pl.col(s).sum() for s in _PITCH_STATS)
     league = weighted_seasons(league_rows.with_columns(_all=pl.lit(1)), _PITCH_STATS, ["_all"])
-    ip = pl.col("ip_outs") / 3.0
+    ip = pl.col("ip_outs") * _THIRD
     league = league.with_columns(
         lg_era=pl.col("er") * 9.0 / ip,
         lg_fip_core=(13.0 * pl.col("hr") + 3.0 * (pl.col("bb") + pl.col("hbp")) - 2.0 * pl.col("so")) / ip,
@@ -189,10 +193,12 @@ def platoon_state(platoon: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
             )
         )
     )
-    per_player = weighted_seasons(rows, _PLATOON_STATS, ["player_id", "batter_hand"])
+    per_player = weighted_seasons(rows, _PLATOON_STATS, ["player_id", "batter_hand"]).with_columns(
+        woba=pl.col("woba") * (1.0 / WOBA_SCALE)
+    )
     league_rows = rows.group_by("season", "batter_hand").agg(pl.col(s).sum() for s in _PLATOON_STATS)
     league = weighted_seasons(league_rows, _PLATOON_STATS, ["batter_hand"]).with_columns(
-        lg_woba=pl.col("woba") / pl.col("pa")
+        lg_woba=pl.col("woba") * (1.0 / WOBA_SCALE) / pl.col("pa")
     )
     return per_player, league.select("batter_hand", "state_season", "observed_at", "lg_woba")
 
@@ -227,7 +233,13 @@ def lineup_hand_state(lineups: pl.LazyFrame, people: pl.LazyFrame, times: pl.Laz
     return last_per_observation(state, ["team_id"])
 
 
-FORM_COLUMNS = ["starts_season_id", "last_start_date", "form_runs_allowed_pg", "form_kbb", "form_pitchers_used"]
+FORM_COLUMNS = [
+    "starts_season_id",
+    "last_start_date",
+    "form_runs_allowed_pg",
+    "form_kbb",
+    "form_pitchers_used",
+]
 
 
 def _starts_state(starts: pl.LazyFrame) -> pl.LazyFrame:
@@ -324,22 +336,30 @@ def compute(
     starts = _starts_state(_start_rows(facts, times, team_games, schedule))
     prior_columns = ["state_season", *_PITCH_STATS, "ip_outs_last"]
     league_columns = ["lg_era", "lg_fip_core", "lg_kbb"]
-    league_frame = enriched.select("game_id", "as_of").sort("as_of").join_asof(
-        league.rename({"state_season": "lg_season"}).select("observed_at", "lg_season", *league_columns),
-        left_on="as_of",
-        right_on="observed_at",
-        strategy="backward",
-        check_sortedness=False,
+    league_frame = (
+        enriched.select("game_id", "as_of")
+        .sort("as_of")
+        .join_asof(
+            league.rename({"state_season": "lg_season"}).select("observed_at", "lg_season", *league_columns),
+            left_on="as_of",
+            right_on="observed_at",
+            strategy="backward",
+            check_sortedness=False,
+        )
     )
     frame = frame.join(
-        league_frame.select("game_id", "lg_season", *league_columns, pl.col("observed_at").alias("_obs_league")),
+        league_frame.select(
+            "game_id", "lg_season", *league_columns, pl.col("observed_at").alias("_obs_league")
+        ),
         on="game_id",
         how="left",
     )
     for side, other in (("home", "away"), ("away", "home")):
         pid = pl.col(f"{side}_listed_starter_id")
         frame = frame.join(
-            asof_side(enriched, per_player, f"_{side}", {"player_id": pid}, prior_columns, f"_obs_prior_{side}"),
+            asof_side(
+                enriched, per_player, f"_{side}", {"player_id": pid}, prior_columns, f"_obs_prior_{side}"
+            ),
             on="game_id",
             how="left",
         )
@@ -401,7 +421,7 @@ def compute(
         def stat(name: str) -> pl.Expr:
             return pl.when(recent).then(pl.col(f"{p}{name}")).otherwise(0.0)
 
-        ip = stat("ip_outs") / 3.0
+        ip = stat("ip_outs") * _THIRD
         fip_core_sum = 13.0 * stat("hr") + 3.0 * (stat("bb") + stat("hbp")) - 2.0 * stat("so")
         lg_fip = pl.col("lg_era")
         # FIP = core/IP + (lgERA - lg core); shrunk: (core + C*IP + lgERA*k) / (IP + k)
@@ -431,7 +451,7 @@ def compute(
             fip.alias(f"{side}_sp_fip_prior"),
             kbb.alias(f"{side}_sp_kbb_prior"),
             pl.when(known & current)
-            .then(pl.when(recent).then(pl.col(f"{p}ip_outs_last")).otherwise(0.0) / 3.0)
+            .then(pl.when(recent).then(pl.col(f"{p}ip_outs_last")).otherwise(0.0) * _THIRD)
             .alias(f"{side}_sp_ip_last_season"),
             pl.when(games > 0).then(ip / games).alias(f"{side}_sp_ip_per_game_prior"),
             pl.when(games > 0).then(stat("gs") / games).alias(f"{side}_sp_start_share_prior"),
