@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/mlbedge demo
 
+# System packages (chromium, chromium-driver, docker-compose, wrk, PostgreSQL, Redis) are
+# installed and the services started by scripts/test_deps.sh when missing.
 test: setup
+	bash scripts/test_deps.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/pytest

@@ -18,6 +18,8 @@ MODULES = [
     "benchmarks.training_bench",
     "benchmarks.api_bench",
     "benchmarks.backtest_bench",
+    "benchmarks.ingest_bench",
+    "benchmarks.monitor_bench",
 ]
 
 

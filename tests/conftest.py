@@ -91,8 +91,13 @@ def fixtures_dir() -> Path:
 def loaded_db_url() -> Iterator[str]:
     """A database with every real historical file loaded and linked, shared by a test session.
 
-    Read-only for tests: a test that writes must use its own ``conn``/``db_url`` instead.
+    Read-only for tests: a test that writes must use its own ``conn``/``db_url`` instead. A child
+    run (the mutation checks) is handed its parent's through ``MLBEDGE_TEST_LOADED_DB_URL``.
     """
+    handed_down = os.environ.get("MLBEDGE_TEST_LOADED_DB_URL")
+    if handed_down:
+        yield handed_down
+        return
     from mlbedge.games.link import rebuild_games
     from mlbedge.sources.historical.files import historical_files
     from mlbedge.sources.historical.lahman import load_lahman_files

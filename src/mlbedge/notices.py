@@ -8,5 +8,7 @@ RETROSHEET_NOTICE = """\
 DATA_NOTICE = f"""\
 Data credits:
 {RETROSHEET_NOTICE}
+  Lahman Baseball Database (Sean Lahman), via the R package Lahman 14.0-0, CC BY-SA 3.0.
+  Chadwick Baseball Bureau, retrosplits (from Retrosheet), ODbL 1.0.
   Market odds from Pinnacle, via the `pinnacle.data` R package (Blume & Yan), GPL-3.
   Source: sportsbookreviewsonline.com (SBRO odds and scores; internal tests and demos only)."""

@@ -7,7 +7,8 @@ outcome; every input must be finite. :func:`per_game_log_loss` is each game's te
 (paired comparisons difference them game by game).
 
 **Intervals.** :func:`bootstrap_ci` resamples items (bets, games) with replacement (seeded ``numpy``
-Generator, percentile interval); :func:`mean_ci` applies it to a mean.
+Generator, percentile interval); :func:`mean_ci` applies it to a mean, resampling whole dates when
+given them (:func:`per_day`: same-day games are not independent).
 """
 
 from __future__ import annotations
@@ -188,8 +189,33 @@ def _mean(values: FloatArray) -> FloatArray:
     return values.mean(axis=1)
 
 
+def per_day(days: npt.ArrayLike, *columns: npt.ArrayLike) -> list[FloatArray]:
+    """Each column summed per day (days in sorted order): the blocks of a bootstrap over dates."""
+    _, codes = np.unique(np.asarray(days), return_inverse=True)
+    n_days = int(codes.max()) + 1 if codes.size else 0
+    return [np.bincount(codes, weights=np.asarray(c, dtype=np.float64), minlength=n_days) for c in columns]
+
+
+def _ratio_of_totals(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    total = denominator.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0.0, numerator.sum(axis=1) / total, np.nan)
+
+
 def mean_ci(
-    values: npt.ArrayLike, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    values: npt.ArrayLike,
+    *,
+    days: npt.ArrayLike | None = None,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> Interval:
-    """The mean of ``values`` (for instance the CLV of each bet) with a bootstrap interval."""
+    """The mean of ``values`` (for instance the CLV of each bet) with a bootstrap interval; with
+    ``days`` (one per value) a block bootstrap over dates: same-day games share conditions and
+    news, so whole days are resampled and the mean is the ratio of the resampled sums."""
+    if days is not None:
+        sums, counts = per_day(days, values, np.ones(np.asarray(values).shape))
+        return bootstrap_ci(
+            _ratio_of_totals, sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
     return bootstrap_ci(_mean, values, n_resamples=n_resamples, confidence=confidence, seed=seed)

@@ -77,12 +77,32 @@ class Settings(BaseSettings):
     sbd_feeds_base_url: str = Field(
         default="https://srfeeds.sportsbettingdime.com", description="SBD Sportradar-feed splits."
     )
-    http_timeout_seconds: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    http_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Total time of one request attempt: connect, headers and the whole body.",
+    )
     http_max_retries: int = Field(default=4, ge=0, description="Retries on 429, 5xx and timeouts.")
     http_backoff_seconds: float = Field(
-        default=2.0, ge=0, description="First retry delay, doubled each time."
+        default=2.0, ge=0, description="First retry delay, doubled each time (with jitter)."
     )
-    http_backoff_max_seconds: float = Field(default=120.0, ge=0, description="Longest wait between retries.")
+    http_backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest wait between retries.")
+    http_retry_after_max_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest Retry-After honoured; a source asking more is not retried this pass.",
+    )
+    http_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest response body accepted (larger ones are refused).",
+    )
+    http_source_budget_seconds: float = Field(
+        default=25.0,
+        gt=0,
+        description="Time one source may take in an ingest pass, requests and retries together; "
+        "sources are fetched concurrently, so a pass takes about the slowest source's budget at most.",
+    )
     http_user_agent: str = Field(
         default="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
         description="User-Agent sent to every source.",
@@ -101,6 +121,18 @@ class Settings(BaseSettings):
     vsin_books: str = Field(default="DK,CIRCA", description="VSIN splits books (DK, CIRCA).")
     mlb_feed_live_max_per_run: int = Field(
         default=30, ge=0, description="Live feeds (results, actual starters) fetched in one pass."
+    )
+    mlb_backfill_auto: bool = Field(
+        default=True,
+        description="Each ingest pass also fetches the season's earlier days whose finals were never stored.",
+    )
+    mlb_backfill_chunk_days: int = Field(
+        default=31, ge=1, le=366, description="Days of schedule (with scores) asked in one backfill request."
+    )
+    mlb_season_start: str = Field(
+        default="03-15",
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="MM-DD: the first day of a season whose results are backfilled.",
     )
     ingest_poll_minutes: float = Field(default=15.0, gt=0, description="Default `ingest poll --every`.")
     match_tolerance_hours: float = Field(
@@ -143,6 +175,33 @@ class Settings(BaseSettings):
         default=1200, ge=0, description="Requests per client per window on /v1 (0: no limit)."
     )
     rate_limit_window_seconds: float = Field(default=60.0, gt=0, description="The rate limit's window.")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated API keys: a request sending one of them (X-API-Key) is limited "
+        "under that key; every other request under its address, whatever key it sends.",
+    )
+    admin_failure_limit: int = Field(
+        default=5, ge=1, description="Failed admin authentications per address per window before 429."
+    )
+    admin_failure_window_seconds: float = Field(
+        default=300.0, gt=0, description="The window of the admin failure limit."
+    )
+    serve_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection that has not sent a request's headers in this time is closed.",
+    )
+    serve_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request body that stalls for this long is answered 408."
+    )
+    serve_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
+    )
+    serve_trusted_proxies: str | None = Field(
+        default=None,
+        description="Comma-separated proxy addresses whose X-Forwarded-For names the client "
+        "(unset: the connection's address is the client, headers are not trusted).",
+    )
     serve_registry_timeout_seconds: float = Field(
         default=3.0,
         gt=0,
@@ -188,7 +247,20 @@ class Settings(BaseSettings):
     )
     monitor_drift_calendar_features: str = Field(
         default="month,day_of_season,is_postseason,*_games_season,*_starts_season",
-        description="Features that follow the calendar by design (glob patterns): measured, never alerted.",
+        description="Features that are clocks by design (glob patterns): left out of drift, checked for "
+        "consistency with the calendar instead.",
+    )
+    monitor_drift_family_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of a family's features that must move beyond every training season's "
+        "movement at that part of the season (and two at least) before the family alerts.",
+    )
+    monitor_drift_strong_ratio: float = Field(
+        default=3.0,
+        gt=1,
+        description="A single feature alerts its family when it moves this many times beyond that.",
     )
     monitor_importance_top_k: int = Field(
         default=10, ge=1, description="Top features compared between two model versions."
@@ -217,6 +289,12 @@ class Settings(BaseSettings):
         default=0.0, description="Mean CLV (profit per unit vs the close) below which it warns."
     )
     monitor_clv_critical: float = Field(default=-0.02, description="Mean CLV below which it is critical.")
+    monitor_stale_beats: float = Field(
+        default=4.0,
+        gt=1,
+        description="A source with a regular cadence warns after this many missed beats (cadence: the "
+        "median gap between its usable fetches in the last 3 days).",
+    )
     monitor_stale_hours: float = Field(
         default=6.0, gt=0, description="Hours without a usable fetch after which a source warns."
     )

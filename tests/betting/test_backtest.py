@@ -272,3 +272,25 @@ def test_score_forecasts_same_games_by_hand() -> None:
     assert estimate == pytest.approx(ll(p_model[both], y[both]) - ll(p_open[both], y[both]))
     # No total forecasts: every score empty, never a made-up number.
     assert every["total"]["model"] == {"log_loss": None, "brier": None, "accuracy": None, "n_games": 0}
+
+
+def test_a_suspended_game_settles_only_once_completed() -> None:
+    """G1 suspended on Apr 1 and completed on Apr 2: its result is observed at the end of Apr 2
+    (Pacific midnight, 07:00 UTC Apr 3), so every round of Apr 2 still has its stake pending and
+    none of its profit; G2's result (midnight Los Angeles after Apr 1) does count."""
+    games = hs.games().with_columns(
+        completion_date=pl.when(pl.col("game_id") == hs.G1).then(pl.date(2021, 4, 2)).otherwise(None)
+    )
+    inputs = hs.inputs()
+    strategy = hs.PlanStrategy()
+    result = run_backtest(
+        type(inputs)(games, inputs.features, inputs.snapshots, inputs.cutoff_minutes),
+        strategy,
+        bankroll=1000.0,
+    )
+    seen = {c.as_of: (c.bankroll, c.pending_stake) for c in strategy.contexts}
+    assert seen[hs.AS_OF[hs.G3]] == (1000.0, 155.0)  # G1 and G2 both pending at midnight New York
+    assert seen[hs.AS_OF[hs.G5]] == (pytest.approx(1000 + WIN_G2), 170.0)  # G1, G3, G4 pending
+    g1 = result.bets.filter(pl.col("game_id") == hs.G1)
+    assert g1["result_observed_at"].item() == datetime(2021, 4, 3, 7, tzinfo=UTC)
+    assert g1["profit"].item() == pytest.approx(WIN_G1)

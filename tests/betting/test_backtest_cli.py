@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import psycopg
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -11,7 +13,7 @@ from mlbedge.settings import get_settings
 from tests.betting.conftest import CliRun
 
 MARKETS = ("moneyline", "total", "runline")
-SCORED = ("model", "market_open", "market_close")
+SCORED = ("model", "market_open", "market_asof", "market_close")
 
 
 def test_json_has_every_field_of_the_contract(cli_backtest: CliRun) -> None:
@@ -32,17 +34,45 @@ def test_json_has_every_field_of_the_contract(cli_backtest: CliRun) -> None:
         )
 
 
-def test_market_benchmarks_match_design(cli_backtest: CliRun) -> None:
-    """The de-vigged SBRO moneyline on 2020 lies in DESIGN.md's per-season ranges (opening
-    0.665-0.681 / 0.2365-0.2437, closing 0.663-0.677 / 0.2355-0.2418), the close is sharper than
-    the open, and SBRO has no opening run line to score."""
+def _by_hand_moneyline(database_url: str) -> dict[str, tuple[int, float, float]]:
+    """The 2020 SBRO moneyline recounted from curated.games in plain numpy: each price de-vigged
+    multiplicatively, scored on the games with a winner, both prices and stored features."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT g.home_ml_open, g.away_ml_open, g.home_ml_close, g.away_ml_close, g.home_score > g.away_score
+               FROM curated.games g JOIN curated.game_features f USING (game_id)
+               WHERE g.season = 2020 AND g.home_score <> g.away_score AND g.home_ml_open IS NOT NULL
+                 AND g.away_ml_open IS NOT NULL AND g.home_ml_close IS NOT NULL AND g.away_ml_close IS NOT NULL"""
+        ).fetchall()
+    prices = np.array([r[:4] for r in rows], dtype=np.float64)
+    y = np.array([r[4] for r in rows], dtype=np.float64)
+    implied = np.where(prices < 0, -prices / (100.0 - prices), 100.0 / (prices + 100.0))
+    out = {}
+    for name, (home, away) in (("market_open", (0, 1)), ("market_close", (2, 3))):
+        p = implied[:, home] / (implied[:, home] + implied[:, away])
+        out[name] = (
+            len(y),
+            float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))),
+            float(np.mean((p - y) ** 2)),
+        )
+    return out
+
+
+def test_market_benchmarks_are_the_prices_recounted(cli_backtest: CliRun) -> None:
+    """The opening and closing benchmarks of the moneyline are exactly the de-vigged SBRO prices of
+    the 2020 games, recounted here from the database; SBRO has no opening run line to score."""
     ml = cli_backtest.doc["moneyline"]
-    assert ml["n_games"] > 900
-    assert 0.665 <= ml["market_open"]["log_loss"] <= 0.681
-    assert 0.2365 <= ml["market_open"]["brier"] <= 0.2437
-    assert 0.663 <= ml["market_close"]["log_loss"] <= 0.677
-    assert 0.2355 <= ml["market_close"]["brier"] <= 0.2418
-    assert ml["market_close"]["log_loss"] < ml["market_open"]["log_loss"]
+    by_hand = _by_hand_moneyline(cli_backtest.database_url)
+    for source in ("market_open", "market_close"):
+        n, loss, brier = by_hand[source]
+        assert ml[source]["n_games"] == ml["n_games"] == n, source
+        assert ml[source]["log_loss"] == pytest.approx(loss, abs=1e-12), source
+        assert ml[source]["brier"] == pytest.approx(brier, abs=1e-12), source
+    # 2020 has no time-stamped prices: the price bet into at the cutoff is the opening line.
+    assert ml["market_asof"]["log_loss"] == pytest.approx(by_hand["market_open"][1], abs=1e-12)
+    for key in ("model_minus_open_log_loss", "model_minus_asof_log_loss", "model_minus_close_log_loss"):
+        low, high = ml[key]["ci"]
+        assert low < ml[key]["estimate"] < high, key
     runline = cli_backtest.doc["runline"]
     assert runline["market_open"] == {"log_loss": None, "brier": None, "accuracy": None, "n_games": 0}
     assert runline["market_close"]["n_games"] == runline["n_games"]

@@ -217,6 +217,19 @@ def test_models_compare_on_registered_models(cli_backtest: CliRun, monkeypatch: 
     assert doc["forecasts"]["difference"]["estimate"] == pytest.approx(
         doc["forecasts"]["log_loss_b"] - doc["forecasts"]["log_loss_a"]
     )
-    assert doc["decision"]["promote"] in (True, False) and doc["decision"]["reason"]
+    # The gate at the CLI's defaults (margin 0, no significance test, at least 100 games): promote
+    # exactly when the challenger's log loss, recomputed above, is no higher than the champion's.
+    assert doc["forecasts"]["n_games"] >= 100
+    b_better = doc["forecasts"]["log_loss_b"] <= doc["forecasts"]["log_loss_a"]
+    assert doc["decision"]["promote"] is b_better
+    assert doc["decision"]["reason"].startswith("promoted" if b_better else "kept: improvement below")
     assert "Diebold-Mariano" in printed and "log loss" in printed
+    # Swapped, the same two models give the other decision (unless they tie exactly).
+    invoke(
+        ["models", "compare", "moneyline/2", "moneyline/1", "--test-seasons", "2020", "--json", str(out)], env
+    )
+    swapped = json.loads(out.read_text())
+    assert swapped["forecasts"]["log_loss_a"] == pytest.approx(doc["forecasts"]["log_loss_b"])
+    if doc["forecasts"]["log_loss_a"] != doc["forecasts"]["log_loss_b"]:
+        assert swapped["decision"]["promote"] is not b_better
     get_settings.cache_clear()

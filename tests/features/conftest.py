@@ -93,6 +93,8 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
     "home_rl": pl.Float64(),
     "home_rl_odds": pl.Int64(),
     "away_rl_odds": pl.Int64(),
+    "home_starter": pl.String(),  # the actual starters: for labels and reports only
+    "away_starter": pl.String(),
 }
 
 

@@ -8,10 +8,9 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 
-from mlbedge.domain.teams import TEAMS
-from mlbedge.features.asof import game_clock
 from mlbedge.features.pipeline import FeatureInputs
 from mlbedge.features.players import PlayerInputs
+from tests.features.oracle import observation_times
 
 CLOSING = ["home_ml_close", "away_ml_close", "total_close", "over_odds_close", "under_odds_close"]
 SBRO_RUN_LINE = ["home_rl", "home_rl_odds", "away_rl_odds"]
@@ -66,11 +65,8 @@ def alter_after(
     """
     rng = np.random.default_rng(seed)
     games = inputs.games
-    clock = (
-        game_clock(games.lazy(), cutoff_minutes)
-        .collect()
-        .select("game_id", "result_observed_at", "day_start")
-    )
+    # "Later" is decided by the independent clock, never by the pipeline's own.
+    clock = observation_times(games, cutoff_minutes).select("game_id", "result_observed_at", "day_start")
     g = games.join(clock, on="game_id", how="left", maintain_order="left")
     n = g.height
     late_result = pl.col("result_observed_at") > cut
@@ -160,49 +156,25 @@ def assert_same_rows(got: pl.DataFrame, expected: pl.DataFrame, what: str) -> No
 # ----------------------------------------------------------------------------------------------
 # player-level facts (lineups, starters, season rows, team-game rows)
 
-_TIME_ZONES = tuple(sorted({t.timezone for t in TEAMS}))
 
+def player_fact_times(games: pl.DataFrame) -> pl.DataFrame:
+    """Per game, from the time rules of docs/features.md (through the independent oracle):
 
-def _end_of_local_day(day: pl.Expr, tz: pl.Expr) -> pl.Expr:
-    """Midnight after ``day`` in zone ``tz``, as UTC: written here from docs/features.md's rule, not
-    taken from the pipeline."""
-    naive = (day + pl.duration(days=1)).cast(pl.Datetime("us"))
-    out = pl.lit(None, pl.Datetime("us", "UTC"))
-    for zone in _TIME_ZONES:
-        out = (
-            pl.when(tz == zone)
-            .then(naive.dt.replace_time_zone(zone, ambiguous="earliest").dt.convert_time_zone("UTC"))
-            .otherwise(out)
-        )
-    return out
-
-
-def player_fact_times(games: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
-    """Per game, from the time rules of docs/features.md:
-
-    - ``result_at``: its post-game facts (team-game rows, the lineup used, the actual starter): end
-      of the local date of its completion date when suspended, else of its date;
-    - ``listed_at``: its listed starters (pre-game: start of its local date);
-    - ``lineup_at``: its own lineup: first pitch - 120 minutes where the start is known, else the
-      same as its result.
+    - ``result_at``: its post-game facts (team-game rows, the lineup used, the actual starter),
+      observed with its result (a suspended game's: at the end of its completion date);
+    - ``listed_at``: its listed starters (pre-game: the start of its local date);
+    - ``lineup_at``: its own lineup: first pitch - 120 minutes where the start is known, else
+      with its result.
     """
-    zones = pl.DataFrame(
-        {"home_team_id": [t.mlb_id for t in TEAMS], "tz": [t.timezone for t in TEAMS]},
-        schema={"home_team_id": pl.Int64, "tz": pl.String},
-    )
-    g = (
-        games.select("game_id", "date", pl.col("home_team_id").cast(pl.Int64), "start_time_utc")
-        .join(zones, on="home_team_id", how="left")
-        .join(facts.select("game_id", "completion_date"), on="game_id", how="left")
-    )
-    known_on = pl.max_horizontal("date", "completion_date")
-    return g.select(
+    times = observation_times(games, 0)
+    starts = games.select("game_id", pl.col("start_time_utc").cast(pl.Datetime("us", "UTC")))
+    return times.join(starts, on="game_id", how="left").select(
         "game_id",
-        result_at=_end_of_local_day(known_on, pl.col("tz")),
-        listed_at=_end_of_local_day(pl.col("date") - pl.duration(days=1), pl.col("tz")),
+        pl.col("result_observed_at").alias("result_at"),
+        pl.col("day_start").alias("listed_at"),
         lineup_at=pl.when(pl.col("start_time_utc").is_not_null())
-        .then(pl.col("start_time_utc").cast(pl.Datetime("us", "UTC")) - pl.duration(minutes=120))
-        .otherwise(_end_of_local_day(known_on, pl.col("tz"))),
+        .then(pl.col("start_time_utc") - pl.duration(minutes=120))
+        .otherwise(pl.col("result_observed_at")),
     )
 
 
@@ -220,12 +192,7 @@ def alter_players_after(
     p = inputs.players
     if p is None:
         return None
-    facts = (
-        p.game_facts
-        if p.game_facts is not None
-        else pl.DataFrame(schema={"game_id": pl.String, "completion_date": pl.Date})
-    )
-    times = player_fact_times(inputs.games, facts)
+    times = player_fact_times(inputs.games)
     late = times.filter(pl.col("result_at") > cut)["game_id"]
     late_lineup = times.filter(pl.col("lineup_at") > cut)["game_id"]
     late_listed = times.filter(pl.col("listed_at") > cut)["game_id"]

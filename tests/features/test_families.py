@@ -13,16 +13,17 @@ import pytest
 from mlbedge.domain.odds import fair_two_way
 from mlbedge.domain.teams import by_mlb_id
 from mlbedge.features import team
-from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.asof import TIMESTAMP
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.pitcher import starter_key
 from mlbedge.features.registry import Family, registry
 from tests.features.conftest import CUTOFF
+from tests.features.oracle import observation_times
 
 
 @pytest.fixture(scope="module")
 def games(real_inputs: FeatureInputs) -> pl.DataFrame:
-    clock = game_clock(real_inputs.games.lazy(), CUTOFF).collect()
+    clock = observation_times(real_inputs.games, CUTOFF)
     return real_inputs.games.join(clock, on="game_id")
 
 
@@ -111,26 +112,70 @@ def test_elo_update_by_hand() -> None:
     assert state["observed_at"].to_list() == [results["observed_at"].item()] * 2
 
 
-def test_elo_is_zero_sum_and_carries_over_regressed(games: pl.DataFrame, baseline: pl.DataFrame) -> None:
-    first_2016 = baseline.filter(pl.col("season") == 2016).sort("date").head(1)
-    assert first_2016["home_games_season"].item() == 0
-    # Opening day 2016: every rating is last season's, pulled 1/3 of the way back to 1500.
-    assert first_2016["home_elo"].item() != 1500.0
+def _elo_by_hand(games: pl.DataFrame) -> dict[int, float]:
+    """Every team's rating after 2015, recounted in plain Python: daily rounds (a suspended game on
+    the day it was completed), each game rated from the ratings at the start of its day."""
+    played = games.filter(pl.col("season") == 2015, pl.col("home_score").is_not_null()).with_columns(
+        day=pl.coalesce("completion_date", "date")
+    )
+    ratings: dict[int, float] = {}
+    for _, day in played.sort("day", "game_num", "home_team_id", "game_id").group_by(
+        "day", maintain_order=True
+    ):
+        start = dict(ratings)
+        for g in day.iter_rows(named=True):
+            h, a = start.get(g["home_team_id"], 1500.0), start.get(g["away_team_id"], 1500.0)
+            diff = h + 24.0 - a
+            margin = g["home_score"] - g["away_score"]
+            expected = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+            outcome = 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+            winner_diff = diff if margin > 0 else -diff
+            multiplier = math.log(abs(margin) + 1.0) * 2.2 / (winner_diff * 0.001 + 2.2)
+            delta = 4.0 * multiplier * (outcome - expected)
+            ratings[g["home_team_id"]] = ratings.get(g["home_team_id"], 1500.0) + delta
+            ratings[g["away_team_id"]] = ratings.get(g["away_team_id"], 1500.0) - delta
+    return ratings
+
+
+def test_elo_matches_a_plain_recount_and_carries_over_regressed(
+    games: pl.DataFrame, baseline: pl.DataFrame
+) -> None:
+    """2015 recounted by hand: every team's end-of-season rating, and on 2016's first games each
+    rating pulled a third of the way back to 1500."""
     opening = baseline.filter(pl.col("date") == pl.date(2015, 4, 6))
     assert (opening["home_elo"] == 1500.0).all() and (opening["elo_diff"] == 24.0).all()
     state = team.elo_state(
         games.select("game_id", "season", "date", "game_num", "home_team_id", "away_team_id").lazy(),
         games.select(
-            "game_id", "home_score", "away_score", pl.col("result_observed_at").alias("observed_at")
+            "game_id",
+            "home_score",
+            "away_score",
+            pl.coalesce("completion_date", "date").alias("result_date"),
+            pl.col("result_observed_at").alias("observed_at"),
         ).lazy(),
     )
-    end_2015 = state.filter(pl.col("season") == 2015).group_by("team_id").agg(pl.col("elo").last())
-    assert end_2015.height == 30
-    assert end_2015["elo"].mean() == pytest.approx(1500.0, abs=1e-9)
+    end_2015 = dict(
+        state.filter(pl.col("season") == 2015).group_by("team_id").agg(pl.col("elo").last()).iter_rows()
+    )
+    by_hand = _elo_by_hand(games)
+    assert len(by_hand) == 30 and set(end_2015) == set(by_hand)
+    for team_id, rating in by_hand.items():
+        assert end_2015[team_id] == pytest.approx(rating, rel=1e-12), team_id
+    first_day = baseline.filter(pl.col("season") == 2016)["date"].min()
+    first_2016 = baseline.filter(pl.col("date") == first_day).join(
+        games.select("game_id", "home_team_id", "away_team_id"), on="game_id"
+    )
+    assert first_2016.height >= 3 and (first_2016["home_games_season"] == 0).all()
+    for g in first_2016.iter_rows(named=True):
+        for side in ("home", "away"):
+            carried = 1500.0 + (by_hand[g[f"{side}_team_id"]] - 1500.0) * 2.0 / 3.0
+            assert g[f"{side}_elo"] == pytest.approx(carried, rel=1e-12)
 
 
 def test_pitcher_rest_and_starts_match_a_recount(games: pl.DataFrame, baseline: pl.DataFrame) -> None:
-    keyed = games.with_columns(hk=starter_key(pl.col("home_starter")), ak=starter_key(pl.col("away_starter")))
+    keyed = games.with_columns(
+        hk=starter_key(pl.col("home_listed_starter")), ak=starter_key(pl.col("away_listed_starter"))
+    )
     starts = pl.concat(
         [
             keyed.select(

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlbedge.features import market
-from mlbedge.features.asof import game_clock
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.registry import Family, registry
 from mlbedge.features.validation import LeakageError, validate_features
 from tests.features.conftest import CUTOFF
 from tests.features.leakage import CLOSING, SBRO_RUN_LINE, alter_after, as_of, assert_same_rows, poison_labels
+from tests.features.oracle import observation_times
 
 EXAMPLES = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -138,7 +138,7 @@ def test_poisoned_final_scores_change_no_game_whose_cutoff_precedes_them(
     every score from a day on: every game whose as_of precedes the first poisoned score's
     observation is unchanged -- and later games do change (the poison reached the pipeline)."""
     games = real_inputs.games
-    clock = game_clock(games.lazy(), CUTOFF).collect()
+    clock = observation_times(games, CUTOFF)
     rng = np.random.default_rng(day.toordinal())
     late = pl.col("date") >= day
     poisoned = games.with_columns(
@@ -214,7 +214,7 @@ def test_an_unknown_start_counts_only_results_observed_by_local_midnight(
     record counts exactly its results observed by then (earlier dates only). Recounted here
     independently of the pipeline for every 2015 game."""
     games = real_inputs.games
-    clock = game_clock(games.lazy(), CUTOFF).collect()
+    clock = observation_times(games, CUTOFF)
     season = baseline.filter(pl.col("season") == 2015)
     assert not season["start_known"].any()
     assert season.join(clock, on="game_id").filter(pl.col("as_of") != pl.col("day_start")).is_empty()
@@ -299,3 +299,24 @@ def test_same_day_results_in_two_time_zones_count_only_once_both_are_observed() 
         base["src_team_observed_at"].item() is None
         or base["src_team_observed_at"].item() <= base["as_of"].item()
     )
+
+
+def test_the_actual_starters_are_never_read(real_inputs: FeatureInputs, baseline: pl.DataFrame) -> None:
+    """RULE: the features read the starters LISTED before the game; who actually threw the first
+    pitch (the box score's starter) is known only after it. Swapped or deleted, the actual
+    starters change no feature; swapping the listed ones does (control)."""
+    games = real_inputs.games
+    assert games["home_starter"].null_count() < games.height
+    swapped = games.with_columns(home_starter=pl.col("away_starter"), away_starter=pl.col("home_starter"))
+    got = build_features(replace(real_inputs, games=swapped), cutoff_minutes=CUTOFF)
+    assert_same_rows(got, baseline, "features with the actual starters swapped")
+    got = build_features(
+        replace(real_inputs, games=games.drop("home_starter", "away_starter")), cutoff_minutes=CUTOFF
+    )
+    assert_same_rows(got, baseline, "features with the actual starters deleted")
+    listed = games.with_columns(
+        home_listed_starter=pl.col("away_listed_starter"), away_listed_starter=pl.col("home_listed_starter")
+    )
+    got = build_features(replace(real_inputs, games=listed), cutoff_minutes=CUTOFF)
+    pitcher = [f.name for f in registry().family(Family.PITCHER)]
+    assert not got.select(pitcher).equals(baseline.select(pitcher))

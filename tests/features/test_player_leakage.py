@@ -137,7 +137,7 @@ def test_a_suspended_games_player_facts_count_from_its_completion_date(
     game = real_inputs.games.filter(
         pl.col("date") == date(2015, 4, 24), pl.col("home_team_id") == 145, pl.col("away_team_id") == 118
     )["game_id"].item()
-    assert p.game_facts.filter(pl.col("game_id") == game)["completion_date"].item() == date(2015, 4, 26)
+    assert real_inputs.games.filter(pl.col("game_id") == game)["completion_date"].item() == date(2015, 4, 26)
     mine = pl.col("game_id") == game
     rng = np.random.default_rng(11)
     pool = p.lineups["player_id"].unique().sort().to_numpy()
@@ -234,11 +234,10 @@ def test_bullpen_windows_recount_the_team_game_rows(
     dates before the game, counting only rows observed by the game's as_of (result rules from
     docs/features.md, computed in the test helper)."""
     p = _players(real_inputs)
-    times = player_fact_times(real_inputs.games, p.game_facts)
+    times = player_fact_times(real_inputs.games)
     rows = (
         p.team_games.join(times, on="game_id")
-        .join(real_inputs.games.select("game_id", "date"), on="game_id")
-        .join(p.game_facts.select("game_id", "completion_date"), on="game_id", how="left")
+        .join(real_inputs.games.select("game_id", "date", "completion_date"), on="game_id")
         .select("team_id", "result_at", pl.max_horizontal("date", "completion_date").alias("on"),
                 (pl.col("pitchers_used") - 1).clip(lower_bound=0).alias("relievers"))
     )  # fmt: skip

@@ -99,11 +99,16 @@ def test_a_bad_completion_or_position_is_quarantined_and_the_rest_loaded(
     lines[5] = lines[5].replace('"Harrison Bader",8,', '"Harrison Bader",X,')  # not a position
     broken = tmp_path / "GL2019.TXT"
     broken.write_bytes("\r\n".join(lines).encode())
+    # The file as shipped first, then a newer version of it: the newer one is the whole truth.
+    [original] = load_retrosheet_files(conn, [data_dir / "retrosheet" / "GL2019.TXT"])
+    assert original.records == 2429
+    assert conn.execute("SELECT count(*) FROM staging.retrosheet_lineups").fetchone() == (18 * 2429,)
     [summary] = load_retrosheet_files(conn, [broken])
     assert (summary.records, summary.quarantined) == (2427, 2)
     reasons = dict(conn.execute("SELECT row_number, reason FROM staging.quarantine ORDER BY 1").fetchall())
     assert "completion (field 14) 'someday,OAK01,5,3,39'" in reasons[oak + 1]
     assert "is not a position 1-10" in reasons[6]
+    # The two games now quarantined take their lineups with them.
     counted = conn.execute("SELECT count(*) FROM staging.retrosheet_lineups").fetchone()
     assert counted == (18 * 2427,)
     again = load_retrosheet_files(conn, [broken])
@@ -134,12 +139,16 @@ def test_lahman_subset_and_bad_rows(conn: psycopg.Connection, data_dir: Path, tm
     parts = text[3].split(",")
     text[3] = ",".join([*parts[:6], "nineteen", *parts[7:]])  # birthYear that is not a number
     text[7] = ",".join(text[7].split(",")[:5])  # a short row
-    (tmp_path / "People.csv").write_text("\n".join(text) + "\n")
+    content = ("\n".join(text) + "\n").encode()
+    line_11 = text[11].encode()
+    content = content.replace(line_11, line_11.replace(b",", b"\xff,", 1))  # a byte that is not UTF-8
+    (tmp_path / "People.csv").write_bytes(content)
     [summary] = load_lahman(conn, tmp_path)  # People alone is a valid subset
-    assert (summary.records, summary.quarantined) == (4845 - 2, 2)
+    assert (summary.records, summary.quarantined, summary.status) == (4845 - 3, 3, "loaded")
     reasons = dict(conn.execute("SELECT row_number, reason FROM staging.quarantine").fetchall())
     assert reasons[3] == "birthYear 'nineteen' is not a whole number"
     assert reasons[7] == "5 fields, the header has 11"
+    assert reasons[11].startswith("not UTF-8 text")
     with pytest.raises(DataFileError, match="no Lahman files"):
         load_lahman(conn, tmp_path / "nothing-here")
 
@@ -196,14 +205,17 @@ def test_platoon_splits_and_bad_rows(conn: psycopg.Connection, data_dir: Path, t
     rows = (data_dir / "retrosplits" / "teams-2020.csv").read_text().splitlines()
     parts = rows[100].split(",")
     rows[100] = ",".join([*parts[:2], "2020-13-45", *parts[3:]])  # game.date
+    parts = rows[200].split(",")
+    rows[200] = ",".join([*parts[:2], "2019-08-01", *parts[3:]])  # a date of another season
     teams.write_text("\n".join(rows) + "\n")
     first = load_retrosplits_files(conn, [broken, teams])
-    assert [(s.records, s.quarantined) for s in first] == [(1534, 2), (1902, 1)]
+    assert [(s.records, s.quarantined) for s in first] == [(1534, 2), (1902, 2)]
     reasons = fetch_frame(conn, "SELECT file_name, row_number, reason FROM staging.quarantine ORDER BY 1, 2")
     assert reasons.row(0) == ("pitching-platoon-2010.csv", 10, "RESP_PIT_HAND_CD 'Q' is not a hand")
     assert "duplicate row" in reasons.row(1)[2] and "row 20 is kept" in reasons.row(1)[2]
     assert reasons.row(2)[:2] == ("teams-2020.csv", 100)
     assert "game.date '2020-13-45' is not a yyyy-mm-dd date" in reasons.row(2)[2]
+    assert reasons.row(3)[1:] == (200, "game.date '2019-08-01' is not in the file's season 2020")
     assert sum(s.written for s in load_retrosplits_files(conn, [broken, teams])) == 0
 
 
@@ -211,3 +223,31 @@ def test_a_file_that_is_neither_kind_is_refused(data_dir: Path) -> None:
     raw = RawFile.read(data_dir / "lahman" / "Teams.csv")
     with pytest.raises(DataFileError, match="neither a retrosplits teams file"):
         file_kind(raw)
+
+
+def test_the_load_commands_take_a_lahman_folder_and_retrosplits_files(
+    settings, data_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mlbedge.cli.main import app
+
+    runner = CliRunner()
+    lahman = runner.invoke(app, ["data", "load", "lahman", str(data_dir / "lahman"), "--home", str(tmp_path)])
+    assert lahman.exit_code == 0, lahman.output
+    assert "People.csv" in lahman.output and "22,789" in lahman.output
+    files = [
+        data_dir / "retrosplits" / "teams-2020.csv",
+        data_dir / "retrosplits" / "pitching-platoon-2020.csv",
+    ]
+    splits = runner.invoke(app, ["data", "load", "retrosplits", *map(str, files), "--home", str(tmp_path)])
+    assert splits.exit_code == 0, splits.output
+    assert "1,902" in splits.output and "2,093" in splits.output
+    refused = runner.invoke(
+        app, ["data", "load", "retrosplits", str(data_dir / "lahman" / "Teams.csv"), "--home", str(tmp_path)]
+    )
+    message = " ".join(refused.output.split())  # the console wraps long lines
+    assert (
+        refused.exit_code != 0
+        and "Teams.csv, row 0: the header is neither a retrosplits teams file" in message
+    )

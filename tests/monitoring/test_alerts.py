@@ -85,3 +85,44 @@ def test_list_filters_and_manual_resolution(conn: psycopg.Connection) -> None:
         list_alerts(conn, min_severity="loud")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown severity"):
         Finding("x", "y", "z", "loud", "m")  # type: ignore[arg-type]
+
+
+def test_alerts_grouped_by_kind_with_evidence(conn: psycopg.Connection) -> None:
+    """The API's groups and the dashboard panel: worst group first, where to look, the numbers."""
+    from mlbedge.monitoring.alerts import group_alerts
+    from mlbedge.serving.dashboard import _alerts_panel
+
+    raise_alerts(
+        conn,
+        [
+            Finding(
+                "feature_drift", "team", "w", "warning", "team moved", {"n_unusual": 9, "look_at": "results"}
+            ),
+            Finding(
+                "missing_values",
+                "market",
+                "day",
+                "critical",
+                "market features missing",
+                {
+                    "features": {"ml_home_prob": {}, "ml_overround": {}},
+                    "games": 12,
+                    "look_at": "the odds feed",
+                },
+            ),
+            Finding("missing_values", "pitcher", "day", "warning", "pitcher features missing", {"games": 12}),
+        ],
+        now=T0,
+    )
+    groups = group_alerts(list_alerts(conn))
+    assert [(g.kind, g.severity, g.count) for g in groups] == [
+        ("missing_values", "critical", 2),
+        ("feature_drift", "warning", 1),
+    ]
+    assert groups[0].subjects == ["market", "pitcher"] and groups[0].look_at == ["the odds feed"]
+    assert groups[0].evidence[0] == "market: games=12; features: ml_home_prob, ml_overround"
+    html = _alerts_panel(list_alerts(conn))
+    assert html.index("missing_values") < html.index("feature_drift")
+    assert "look at the odds feed" in html and "features: ml_home_prob, ml_overround" in html
+    assert html.count('<tr class="alert" ') == 3 and html.count('class="alert-group"') == 2
+    assert _alerts_panel([]).startswith('<p class="muted" id="alerts-none">')

@@ -36,10 +36,13 @@ def test_monitor_command(
     args = ["monitor", "--no-registry", "--no-retrain", "--json", str(out)]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
+    assert first.output.startswith("WARNING ")  # the verdict comes first
+    assert "source mlb_stats: no usable fetch for 10.0 h" in first.output.splitlines()[0]
     assert "source mlb_stats: last usable fetch 10.0 h ago" in first.output
     assert "1 alert(s) raised (1 new, 0 confirmed)" in first.output
-    assert "skipped feature_drift: no drift baseline given" in first.output
+    assert "skipped feature_drift: no reference (training window) given" in first.output
     report = json.loads(out.read_text())
+    assert report["verdict"].startswith("WARNING")
     assert [(a["kind"], a["subject"], a["severity"]) for a in report["alerts"]] == [
         ("freshness", "mlb_stats", "warning")
     ]
@@ -69,5 +72,6 @@ def test_monitor_without_a_champion_skips_what_needs_one(
 
     report = run_monitor(conn, settings=settings)
     assert "no champion model for moneyline" in report.skipped["feature_drift"]
+    assert report.verdict().startswith("OK ")
     assert "no champion has settled games" in report.skipped["performance"]
     assert report.importance == [] and report.raised == [] and report.retrain is None

@@ -18,7 +18,6 @@ import pytest
 
 from mlbedge.features.io import write_features
 from mlbedge.features.registry import registry
-from mlbedge.monitoring.alerts import FEATURE_DRIFT, list_alerts
 from mlbedge.monitoring.drift import (
     EPSILON,
     FeatureBins,
@@ -31,7 +30,6 @@ from mlbedge.monitoring.drift import (
     measure_drift,
     psi,
 )
-from mlbedge.monitoring.runner import run_monitor
 from mlbedge.settings import Settings
 
 TRAIN = (date(2016, 4, 3), date(2016, 11, 2))
@@ -126,16 +124,16 @@ def test_shift_in_one_feature_raises_exactly_its_alert(
     assert worst.psi < mon_settings.monitor_psi_warning, worst
 
     end = shifted_start + timedelta(days=13)
-    report = run_monitor(conn, as_of=end, baseline=baseline, use_registry=False, retrain=False, now=now)
-    assert report.drift is not None and report.drift.window_start == shifted_start
-    assert report.drift.drifting == [SHIFTED]
-    shifted = next(f for f in report.drift.features if f.feature == SHIFTED)
+    report = check_feature_drift(conn, baseline, shifted_start, end, settings=mon_settings)
+    assert report.window_start == shifted_start
+    assert report.drifting == [SHIFTED]
+    shifted = next(f for f in report.features if f.feature == SHIFTED)
     assert shifted.psi > mon_settings.monitor_psi_critical
-    stored = list_alerts(conn, kinds=[FEATURE_DRIFT])
-    assert [(a.subject, a.severity) for a in stored] == [(SHIFTED, "critical")]
-    assert stored[0].evidence["psi"] == pytest.approx(shifted.psi, abs=1e-6)
-    assert stored[0].evidence["recent_rows"] == 800
-    assert len(stored[0].evidence["bins"]) == len(baseline.bins[SHIFTED].edges) + 2
+    (finding,) = report.findings
+    assert (finding.subject, finding.severity) == (SHIFTED, "critical")
+    assert finding.evidence["psi"] == pytest.approx(shifted.psi, abs=1e-6)
+    assert finding.evidence["recent_rows"] == 800
+    assert len(finding.evidence["bins"]) == len(baseline.bins[SHIFTED].edges) + 2
 
 
 def test_baseline_bins_are_fixed_once_stored(season_conn: psycopg.Connection, mon_settings: Settings) -> None:

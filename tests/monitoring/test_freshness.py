@@ -65,9 +65,13 @@ def fetch_log(conn: psycopg.Connection, fixtures_dir: Path) -> psycopg.Connectio
     for i in range(8):
         failed = i % 2 == 0 or i == 7
         _fetch(
-            conn, "an_history", 0.5 + i, None if failed else b"{}", status=503 if failed else 200,
+            conn,
+            "an_history",
+            0.5 + i,
+            None if failed else b"{}",
+            status=503 if failed else 200,
             error="HTTP 503 after 5 attempt(s)" if failed else None,
-        )  # fmt: skip
+        )
     # A fetch after NOW is in the future of the check: ignored.
     _fetch(conn, "vsin", -3.0, b"<html>later</html>")
     return conn
@@ -117,3 +121,21 @@ def test_freshness_alerts_are_idempotent_and_clear(fetch_log: psycopg.Connection
     )
     sbd = list_alerts(fetch_log, status="resolved", subject="sbd")
     assert [a.resolution for a in sbd] == ["cleared"]
+
+
+def test_a_source_silent_past_its_own_cadence(conn: psycopg.Connection, settings: Settings) -> None:
+    """Fetched every 15 minutes for three days: silent 1.5 h is four missed beats (warning) long
+    before the fixed 6 h; silent 4 h is past three times that (critical)."""
+    for i in range(int(70 / 0.25)):
+        _fetch(conn, "odds_api", 1.5 + 0.25 * i, b"{}")
+        _fetch(conn, "mlb_stats", 4.0 + 0.25 * i, b"{}")
+    sources, findings = check_freshness(conn, now=NOW, settings=settings)
+    by_source = {s.source: s for s in sources}
+    assert by_source["odds_api"].cadence_hours == pytest.approx(0.25, abs=1e-6)
+    assert by_source["odds_api"].severity == "warning" and by_source["mlb_stats"].severity == "critical"
+    odds = next(f for f in findings if f.subject == "odds_api")
+    assert "usually every 15 min" in odds.message and "Look at" in odds.message
+    assert odds.evidence["cadence_hours"] == pytest.approx(0.25, abs=1e-6)
+    # A fetch 10 minutes ago: on its cadence again, nothing to say.
+    _fetch(conn, "odds_api", 10 / 60, b"{}")
+    assert "odds_api" not in {f.subject for f in check_freshness(conn, now=NOW, settings=settings)[1]}

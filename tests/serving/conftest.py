@@ -251,6 +251,8 @@ def app_settings(
         "store_key_prefix": online.prefix,
         "mlflow_tracking_uri": registered.tracking_uri,
         "model_name_prefix": registered.prefix,
+        # Many tests send wrong admin tokens from one address: only the test of that limit sets it.
+        "admin_failure_limit": 100_000,
         **overrides,
     }
     return base_settings(home, **values)
@@ -274,13 +276,20 @@ class ServedApp:
 
     def __init__(self, settings: Settings) -> None:
         from mlbedge.serving.app import create_app
+        from mlbedge.serving.limits import uvicorn_options
 
         self.settings = settings
         self.app = create_app(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            **uvicorn_options(settings),  # the server side as `mlbedge serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)

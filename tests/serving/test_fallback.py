@@ -75,9 +75,12 @@ def test_redis_down_serves_from_postgres_degraded_then_recovers(
     body = down.json()
     assert body["degraded"] is True
     # The same rows from PostgreSQL: the same answer apart from the flag.
-    assert {**body, "degraded": False} == healthy
+    assert body["features_source"] == "postgres" and healthy["features_source"] == "online_store"
+    assert {**body, "degraded": False, "features_source": "online_store"} == healthy
     assert down_batch["degraded"] is True and len(down_batch["predictions"]) == 15
-    assert [{**p, "degraded": False} for p in down_batch["predictions"]] == healthy_batch["predictions"]
+    assert [
+        {**p, "degraded": False, "features_source": "online_store"} for p in down_batch["predictions"]
+    ] == (healthy_batch["predictions"])
     assert down_bets["degraded"] is True and down_bets["bets"] == healthy_bets["bets"]
     assert ready.status_code == 200
     assert ready.json()["missing"] == ["redis"] and ready.json()["degraded"] is True
@@ -88,3 +91,60 @@ def test_redis_down_serves_from_postgres_degraded_then_recovers(
     assert errors and float(errors[0].split()[1]) >= 1
     assert recovered["degraded"] is False and {**recovered} == healthy
     assert ready_again["missing"] == [] and ready_again["degraded"] is False
+
+
+def test_redis_restarted_empty_is_answered_from_postgres_and_refilled(
+    serve: Callable[[Settings], ServedApp],
+    make_settings: Callable[..., Settings],
+    serving_db: ServingDb,
+    tmp_path: Path,
+) -> None:
+    """Redis restarts with nothing in it (no data folder) under a running API: every game of the
+    materialized date still answers 200 within a second, from PostgreSQL and saying so; /ready
+    names the empty store; the slate is re-materialized in the background, no restart needed."""
+    server = OwnRedis()  # no folder: a restart comes back empty
+    server.start()
+    try:
+        prefix = f"mlbedge_test_empty_{uuid.uuid4().hex[:8]}"
+        store = RedisStore.from_url(server.url, prefix=prefix)
+        with psycopg.connect(serving_db.url) as conn:
+            assert materialize(conn, store, dates=[SLATE_DAY]).games == 15
+        app = serve(make_settings(redis_url=server.url, store_key_prefix=prefix, rate_limit_requests=10_000))
+        day = SLATE_DAY.isoformat()
+        with app.client() as c:
+            games = [g["game_id"] for g in c.get("/v1/games", params={"date": day}).json()["games"]]
+            assert len(games) == 15
+            healthy = {g: c.get(f"/v1/predictions/{g}").json() for g in games}
+            assert {p["features_source"] for p in healthy.values()} == {"online_store"}
+            assert c.get("/ready").json()["missing"] == []
+
+            server.stop()
+            server.start()  # empty
+            assert store.slate_dates() == []
+            ready = c.get("/ready").json()
+            answers = {}
+            for g in games:
+                started = time.perf_counter()
+                response = c.get(f"/v1/predictions/{g}")
+                answers[g] = (response.status_code, time.perf_counter() - started, response.json())
+            app.state.store.wait_for_refills(timeout=30)
+            refilled = store.slate_dates()
+            after = c.get(f"/v1/predictions/{games[0]}").json()
+            ready_after = c.get("/ready").json()
+    finally:
+        store.close()
+        server.kill()
+
+    assert ready["ready"] is True and ready["missing"] == ["online_store"] and ready["degraded"] is True
+    assert "online store empty" in ready["checks"]["online_store"]["detail"]
+    # The first answers come from PostgreSQL; once the background refill lands, from Redis again.
+    assert answers[games[0]][2]["features_source"] == "postgres" and answers[games[0]][2]["degraded"] is True
+    for g, (status, seconds, body) in answers.items():
+        assert status == 200, body
+        assert seconds < 1.0, (g, seconds)
+        assert body["degraded"] is (body["features_source"] == "postgres")
+        # The same features, hence the same prediction, as from Redis.
+        assert {**body, "degraded": False, "features_source": "online_store"} == healthy[g]
+    assert refilled == [SLATE_DAY]
+    assert after["features_source"] == "online_store" and after == healthy[games[0]]
+    assert ready_after["missing"] == [] and ready_after["degraded"] is False

@@ -71,7 +71,8 @@ def expected_probabilities(models: dict, rows: pl.DataFrame) -> dict[str, np.nda
     """Side-A probabilities of each market for ``rows``, computed without the API's code."""
     lines = {
         "moneyline": pl.lit(None, pl.Float64),
-        "total": pl.col("total_line"),
+        # The consensus total (a mean over books) at the nearest half run, a line books offer.
+        "total": (pl.col("total_line") * 2.0).round(0, mode="half_to_even") / 2.0,
         "runline": pl.when(pl.col("ml_home_prob") > 0.5)
         .then(-1.5)
         .when(pl.col("ml_home_prob").is_not_null())
@@ -96,7 +97,7 @@ def test_health_and_ready_name_every_component(app: ServedApp) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True and body["missing"] == [] and body["degraded"] is False
-    assert set(body["checks"]) == {"postgresql", "redis", "model"}
+    assert set(body["checks"]) == {"postgresql", "redis", "model", "online_store"}
     assert all(check["ok"] for check in body["checks"].values())
     assert "moneyline" in body["checks"]["model"]["detail"]
 
@@ -188,7 +189,8 @@ def test_prediction_is_the_champion_on_the_stored_features(
                 ml[1]["edge"], ml[1]["probability"] / (1 - row["ml_home_prob"]) - 1, abs_tol=1e-9
             )
             total = markets["total"]
-            assert total["line"] == row["total_line"]
+            assert total["line"] == round(row["total_line"] * 2.0) / 2.0  # Python rounds half to even too
+            assert total["line"] * 2.0 == int(total["line"] * 2.0)
             assert total["sides"][0]["side"] == "over"
             assert math.isclose(
                 total["sides"][0]["market_probability"], row["total_over_prob"], abs_tol=1e-12
@@ -441,10 +443,11 @@ def test_metrics_histogram_by_route_predictions_and_model_versions(
 
 
 def test_rate_limit_is_429_with_retry_after_per_client(serve, make_settings, slate: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
-    app = serve(make_settings(rate_limit_requests=3, rate_limit_window_seconds=30))
-    game = slate["game_id"][0]
     mine = {"X-API-Key": f"client-{uuid.uuid4().hex}"}
     other = {"X-API-Key": f"client-{uuid.uuid4().hex}"}
+    keys = f"{mine['X-API-Key']},{other['X-API-Key']}"  # configured keys: a budget each
+    app = serve(make_settings(rate_limit_requests=3, rate_limit_window_seconds=30, api_keys=keys))
+    game = slate["game_id"][0]
     with app.client() as c:
         answers = [c.get(f"/v1/predictions/{game}", headers=mine).status_code for _ in range(3)]
         refused = c.get(f"/v1/predictions/{game}", headers=mine)
@@ -527,6 +530,10 @@ def test_alerts_lists_what_the_monitor_stored(app: ServedApp, serving_db: Servin
         assert severe[0]["evidence"] == {"psi": 0.9}
         assert all(a["severity"] == "critical" for a in critical.json()["alerts"])
         assert bad.status_code == 422 and "min_severity" in bad.text
+        groups = {g["kind"]: g for g in every.json()["groups"]}
+        drift = groups["feature_drift"]
+        assert drift["severity"] == "critical" and "elo_diff" in drift["subjects"]
+        assert "elo_diff: psi=0.9" in drift["evidence"]
     finally:
         with psycopg.connect(serving_db.url) as conn:
             conn.execute("DELETE FROM monitoring.alerts WHERE window_key = 'test-window'")

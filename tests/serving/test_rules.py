@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from mlbedge.serving.models import ModelSet, NoChampionError
 from mlbedge.serving.params import IsoDate
 from mlbedge.serving.predict import edge, market_line, market_probability
-from mlbedge.serving.ratelimit import Decision, client_key
+from mlbedge.serving.ratelimit import Decision, client_key, key_digest
 
 NAMES = ("ml_home_prob", "total_line", "total_over_prob", "rl_home_line", "rl_home_cover_prob")
 
@@ -53,10 +53,14 @@ def test_dates_are_strict_iso(text: str) -> None:
 
 
 def test_rate_limit_keys_never_hold_an_api_key_in_clear() -> None:
-    key = client_key("secret-key-123", "10.0.0.1")
+    known = frozenset({key_digest("secret-key-123")})
+    key = client_key("secret-key-123", "10.0.0.1", known)
     assert "secret-key-123" not in key and key.startswith("key:")
-    assert client_key("secret-key-123", "10.0.0.2") == key  # the key, not the address, is the client
-    assert client_key(None, "10.0.0.1") == "ip:10.0.0.1"
+    assert client_key("secret-key-123", "10.0.0.2", known) == key  # the key, not the address, is the client
+    assert client_key(None, "10.0.0.1", known) == "ip:10.0.0.1"
+    # A key nobody configured is no identity: the address is the client.
+    assert client_key("made-up-key", "10.0.0.1", known) == "ip:10.0.0.1"
+    assert client_key("secret-key-123", "10.0.0.1") == "ip:10.0.0.1"
     assert Decision(False, 11, 10, 0.2).retry_after == 1  # never "retry in 0 s"
     assert Decision(False, 11, 10, 41.2).retry_after == 42
 
@@ -65,3 +69,10 @@ def test_an_empty_model_set_refuses_with_every_reason() -> None:
     empty = ModelSet({}, {"moneyline": "no champion here", "total": "registry down"}, datetime.now(UTC), 1)
     with pytest.raises(NoChampionError, match="moneyline: no champion here; total: registry down"):
         empty.require()
+
+
+def test_a_predicted_total_is_at_a_half_run_line_books_offer() -> None:
+    """The consensus total is a mean over books (8.4, 8.7): the prediction is for the nearest half run."""
+    matrix = np.array([[0.5, v, 0.5, -1.5, 0.4] for v in (8.4, 8.7, 8.25, 8.75, 9.0, np.nan)])
+    line = market_line("total", matrix, NAMES)
+    assert line[:5].tolist() == [8.5, 8.5, 8.0, 9.0, 9.0] and np.isnan(line[5])

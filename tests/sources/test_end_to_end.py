@@ -141,6 +141,7 @@ def live(
         "ACTION_NETWORK_MIN_INTERVAL_SECONDS": "0.02",
         "VSIN_MIN_INTERVAL_SECONDS": "0.02",
         "SBD_MIN_INTERVAL_SECONDS": "0.02",
+        "MLB_BACKFILL_AUTO": "false",  # the season's backfill has its own tests (test_backfill.py)
     }
     for key, value in env.items():
         monkeypatch.setenv(f"MLBEDGE_{key}", value)
@@ -166,12 +167,23 @@ def test_ingest_run_end_to_end(live: tuple[Settings, Sources], db_url: str) -> N
     assert by["vsin"].requests == 3 and by["vsin"].ok == 2 and by["vsin"].blocked  # CIRCA 403 stops VSIN
     assert any("blocked the request (HTTP 403" in e for e in by["vsin"].errors)
     assert (by["sbd"].requests, by["sbd"].ok) == (2, 1) and "timed out" in by["sbd"].errors[0]
-    assert report.database_ok and report.stored == 10 and report.spooled == 0
+    # Ten requests, and the two attempts retried on the way (the history 429, the first SBD timeout).
+    assert report.database_ok and report.stored == 12 and report.spooled == 0
     assert report.parsed == 8 and report.parse_failures == 0
 
     with psycopg.connect(db_url) as conn:
-        # Raw first: every request made is a row, failures included.
-        assert _one(conn, "SELECT count(*) FROM raw.fetches") == 10
+        # Raw first: every attempt made is a row, failures and retried attempts included.
+        assert _one(conn, "SELECT count(*) FROM raw.fetches") == 12
+        attempts = conn.execute(
+            "SELECT endpoint, http_status, attempts FROM raw.fetches WHERE endpoint IN ('history', 'mlb_odds') "
+            "ORDER BY endpoint, attempts"
+        ).fetchall()
+        assert attempts == [
+            ("history", 429, 1),
+            ("history", 200, 2),
+            ("mlb_odds", None, 1),
+            ("mlb_odds", None, 2),
+        ]
         blocked = _one(
             conn,
             "SELECT http_status, fetch_error, parse_status, content_hash IS NOT NULL FROM raw.fetches WHERE params->>'source' = 'CIRCA'",
@@ -179,12 +191,14 @@ def test_ingest_run_end_to_end(live: tuple[Settings, Sources], db_url: str) -> N
         assert blocked[0] == 403 and "blocked" in blocked[1] and blocked[2] == "skipped" and blocked[3]
         timeout = _one(
             conn,
-            "SELECT http_status, fetch_error, attempts, content_hash FROM raw.fetches WHERE endpoint = 'mlb_odds'",
+            "SELECT http_status, fetch_error, attempts, content_hash FROM raw.fetches WHERE endpoint = 'mlb_odds' "
+            "ORDER BY attempts DESC",
         )
         assert timeout[0] is None and "timed out" in timeout[1] and timeout[2] == 2 and timeout[3] is None
         history = _one(
             conn,
-            "SELECT http_status, attempts, context->>'event_id' FROM raw.fetches WHERE endpoint = 'history'",
+            "SELECT http_status, attempts, context->>'event_id' FROM raw.fetches WHERE endpoint = 'history' "
+            "AND http_status = 200",
         )
         assert history == (200, 2, "300000")  # 429 first, then success
         assert len(sources.server.hits_for(r"/history$")) == 2
@@ -207,7 +221,9 @@ def test_ingest_run_end_to_end(live: tuple[Settings, Sources], db_url: str) -> N
         }
         expected = {first.start_time + timedelta(minutes=m) for m in an.HISTORY_OFFSETS if m < 0}
         # updated_at, never later than the fetch: entries stamped after it are held at the fetch time.
-        history_fetched = _one(conn, "SELECT fetched_at FROM raw.fetches WHERE endpoint = 'history'")
+        history_fetched = _one(
+            conn, "SELECT fetched_at FROM raw.fetches WHERE endpoint = 'history' AND http_status = 200"
+        )
         assert history_times == expected | {history_fetched}
         schedule_at = _one(conn, "SELECT fetched_at FROM raw.fetches WHERE endpoint = 'schedule'")
         assert _one(conn, "SELECT count(*), min(observed_at), max(observed_at) FROM staging.schedule") == (
@@ -264,7 +280,7 @@ def test_ingest_run_end_to_end(live: tuple[Settings, Sources], db_url: str) -> N
     again = ingest.run(settings, day=date(2024, 8, 13), clock=clock)
     assert again.sources["action_network"].requests == 1
     with psycopg.connect(db_url) as conn:
-        assert _one(conn, "SELECT count(*) FROM raw.fetches") == 19
+        assert _one(conn, "SELECT count(*) FROM raw.fetches") == 22  # 9 requests + 1 retried attempt more
         assert _one(conn, "SELECT count(*) FROM raw.payload_bodies") == bodies
         assert _one(conn, "SELECT count(DISTINCT observed_at) FROM staging.schedule") == 2
 
@@ -291,7 +307,9 @@ def test_ingest_cli_run_reparse_and_status(live: tuple[Settings, Sources], db_ur
             "SELECT away_score, home_score, away_starter_id, observed_at FROM staging.results WHERE origin = 'feed_live'",
         )
         assert result_row == (3, 1, 686613, datetime(2024, 7, 1, 21, 44, 4, tzinfo=UTC))  # metaData.timeStamp
-        assert _one(conn, "SELECT count(*) FROM raw.fetches WHERE source = 'sbd'") == 2
+        assert (
+            _one(conn, "SELECT count(*) FROM raw.fetches WHERE source = 'sbd'") == 3
+        )  # a timeout retried once
     result = runner.invoke(app, ["ingest", "reparse", "--since", "2020-01-01", *home])
     assert result.exit_code == 0, result.output
     assert re.search(r"re-parsed (\d+)/\1 fetches", result.output)
@@ -357,12 +375,15 @@ def test_poll_survives_a_source_down_and_loses_nothing_when_postgres_goes(
     first, second, third = reports
     assert first.database_ok and first.sources["sbd"].ok == 0  # the widget times out, the feed is down
     assert first.sources["mlb_stats"].ok == 3 and first.parsed == 3
-    assert not second.database_ok and second.spooled == 5 and second.stored == 0
+    # Pass 2 spools its 5 requests and SBD's timed-out first attempt (retried, kept too).
+    assert not second.database_ok and second.spooled == 6 and second.stored == 0
     assert "unreachable" in (second.database_error or "")
-    assert third.database_ok and third.flushed_from_spool == 5 and third.spooled == 0
+    assert third.database_ok and third.flushed_from_spool == 6 and third.spooled == 0
     made = sum(s.requests for r in reports for s in r.sources.values())
     with psycopg.connect(db_url) as conn:
-        assert _one(conn, "SELECT count(*) FROM raw.fetches") == made == 15
+        # Every attempt is a row: the 15 requests, and 4 attempts retried on the way (SBD's widget
+        # timing out in each pass, its feed's 503 in the first).
+        assert made == 15 and _one(conn, "SELECT count(*) FROM raw.fetches") == made + 4
         assert _one(conn, "SELECT count(*) FROM raw.fetches WHERE parse_status = 'pending'") == 0
         # The schedule fetched while the database was away was parsed on the next pass.
         assert _one(conn, "SELECT count(DISTINCT fetch_id) FROM staging.schedule") == 3

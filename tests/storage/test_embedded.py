@@ -59,3 +59,43 @@ def test_the_cli_on_the_embedded_default_stops_its_server_at_exit(tmp_path: Path
     assert "GL2019.TXT" in result.stdout
     assert (home / "postgres" / "PG_VERSION").exists()
     assert not _postmaster_running(home)
+
+
+_HOLDER = """
+import sys
+from pathlib import Path
+from mlbedge.storage.embedded import embedded_postgres_url
+print(embedded_postgres_url(Path(sys.argv[1])), flush=True)
+sys.stdin.readline()  # held until the test says so, like a running `mlbedge serve`
+"""
+
+
+def test_a_cli_command_beside_a_server_leaves_its_postgres_up(tmp_path: Path, data_dir: Path) -> None:
+    """The first process on a home starts PostgreSQL; a CLI command on the same home attaches and
+    exits without stopping it; the server stops when the first process is done."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBEDGE_")}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(home)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        url = holder.stdout.readline().strip()
+        assert url.startswith("postgresql://")
+        cli = subprocess.run(
+            [sys.executable, "-m", "mlbedge.cli.main", "data", "load", "retrosheet",
+             str(data_dir / "retrosheet" / "GL2019.TXT"), "--home", str(home)],
+            capture_output=True, text=True, env={**env, "MLBEDGE_DATA_DIR": str(data_dir)}, timeout=300,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert _postmaster_running(home)
+        with psycopg.connect(url) as conn:  # the holder's server answers, with the CLI's games
+            assert conn.execute("SELECT count(*) FROM staging.retrosheet_games").fetchone() == (2429,)
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=120) == 0
+        assert not _postmaster_running(home)
+    finally:
+        if holder.poll() is None:
+            holder.kill()

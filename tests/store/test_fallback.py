@@ -70,11 +70,15 @@ def test_reads_fall_back_to_postgres_while_redis_is_down_and_return_when_it_is_b
         own_redis.start()  # same port, empty (it keeps nothing on disk)
         time.sleep(RETRY_S + 0.1)
         back = store.read(ids)
-        assert not back.degraded and back.backend == "redis" and not store.degraded
-        assert back.rows == [] and back.missing == ids  # a fresh Redis: nothing materialized yet
-        store.write_batch(feature_db.version, rows)  # through the same store object: no restart
+        # Redis answers again (not degraded as a store) but is empty: the games come from
+        # PostgreSQL, named in from_fallback, and their dates are refilled in the background.
+        assert back.backend == "redis" and not store.degraded
+        assert back.degraded and back.from_fallback == frozenset(ids) and back.missing == []
+        assert _values(back) == _values(up) and {back.source_of(g) for g in ids} == {"postgres"}
+        store.wait_for_refills()
+        assert _values(primary.read(ids)) == _values(up)  # refilled without a restart
         again = store.read(ids)
-        assert not again.degraded and _values(again) == _values(up)
+        assert not again.degraded and again.from_fallback == frozenset() and _values(again) == _values(up)
     finally:
         store.close()
 
@@ -97,7 +101,9 @@ def test_while_degraded_reads_do_not_wait_on_redis_until_the_retry_pause_is_over
         assert store.read(ids).degraded
         clock[0] += 0.2
         recovered = store.read(ids)
-        assert not recovered.degraded and recovered.backend == "redis"
+        # Redis is asked again (and answers); it is empty, so the games are filled from PostgreSQL.
+        assert recovered.backend == "redis" and not store.degraded
+        assert recovered.from_fallback == frozenset(ids)
     finally:
         store.close()
 

@@ -204,8 +204,12 @@ def test_models_evaluate_logs_the_comparison_and_each_fold(mlflow_settings, on_f
     assert "| pooled |" in out and "logged to MLflow run" in out
     scores = json.loads(out_file.read_text())["scores"]
     pooled = {r["source"]: r for r in scores if r["season"] == "pooled" and r["scope"] == "common"}
-    assert set(pooled) == {"model", "market_open", "market_close"}
+    assert set(pooled) == {"model", "market_open", "market_asof", "market_close"}
     assert pooled["model"]["n_games"] == pooled["market_open"]["n_games"] > 4000
+    # 2012-2013 have no time-stamped prices: the price at the cutoff is the opening line.
+    assert pooled["market_asof"]["log_loss"] == pytest.approx(pooled["market_open"]["log_loss"], abs=1e-12)
+    versus = {r["versus"] for r in json.loads(out_file.read_text())["differences"]}
+    assert versus == {"market_open", "market_asof", "market_close"}
     run_id = out.split("logged to MLflow run ")[1].split()[0]
     client = MlflowClient(mlflow_settings.mlflow_tracking_uri)
     parent = client.get_run(run_id)

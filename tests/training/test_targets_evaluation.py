@@ -8,7 +8,7 @@ import pytest
 
 from mlbedge.features.registry import LABEL_ONLY
 from mlbedge.training.evaluation import compare, markdown_table
-from mlbedge.training.targets import TARGETS, model_columns, parse_targets
+from mlbedge.training.targets import MARGIN, TARGETS, handicap_rows, model_columns, parse_targets
 
 
 def test_no_label_or_closing_price_is_a_model_input(training_data) -> None:
@@ -85,11 +85,25 @@ def test_market_benchmarks_match_the_design_numbers(training_data) -> None:
     assert by_source["market_close"]["log_loss"] == pytest.approx(0.6717, abs=0.0006)
     assert by_source["market_open"]["brier"] == pytest.approx(0.2407, abs=0.0004)
     assert 0.55 < by_source["market_open"]["auc"] < 0.65
-    # A "model" that is the opening line differs from it by exactly zero.
-    same = differences.filter(
-        pl.col("season") == "pooled", pl.col("versus") == "market_open", pl.col("metric") == "log_loss"
+    # A "model" that IS the closing line: its difference from the opening line is the per-game
+    # log-loss gap of the two lines, recomputed here from the prices, and its interval holds it.
+    closer = predictions.with_columns(p_model=pl.col("market_close"))
+    _, vs_open = compare(closer, n_resamples=200)
+    both = frame.filter(
+        pl.col("y").is_not_null(), pl.col("market_open").is_not_null(), pl.col("market_close").is_not_null()
     )
-    assert same["estimate"][0] == 0.0 and same["ci_low"][0] == 0.0 and same["ci_high"][0] == 0.0
+    y, p_open, p_close = (both[c].to_numpy() for c in ("y", "market_open", "market_close"))
+
+    def loss(p: np.ndarray) -> np.ndarray:
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    gap = vs_open.filter(
+        pl.col("season") == "pooled", pl.col("versus") == "market_open", pl.col("metric") == "log_loss",
+        pl.col("scope") == "common",
+    )  # fmt: skip
+    assert gap["n_games"][0] == both.height
+    assert gap["estimate"][0] == pytest.approx(float(np.mean(loss(p_close) - loss(p_open))), abs=1e-12)
+    assert gap["ci_low"][0] < gap["estimate"][0] < gap["ci_high"][0] < 0
     closing = differences.filter(
         pl.col("season") == "pooled", pl.col("versus") == "market_close", pl.col("metric") == "log_loss"
     )
@@ -98,3 +112,19 @@ def test_market_benchmarks_match_the_design_numbers(training_data) -> None:
     assert set(scores["season"].unique()) == {*(str(s) for s in range(2015, 2021)), "pooled"}
     table = markdown_table(scores, differences, "moneyline")
     assert "| pooled |" in table and "0.67" in table
+
+
+def test_runline_is_also_labelled_at_the_opposite_handicap(training_data) -> None:
+    """Each decided game again at minus its line, labelled from the real scores, never benchmarked."""
+    frame = training_data.labelled("runline")
+    original = frame.filter(pl.col(MARGIN).is_not_null() & pl.col("target_line").is_not_null())
+    flipped = handicap_rows(frame).slice(frame.height)
+    assert flipped.height == original.height > 10_000
+    assert (flipped["game_id"] == original["game_id"]).all()
+    assert (flipped["target_line"] == -original["target_line"]).all()
+    scores = flipped.join(training_data.labels, on="game_id", how="left", maintain_order="left")
+    assert (scores["home_score"] - scores["away_score"] == flipped[MARGIN]).all()
+    covered = (flipped[MARGIN] + flipped["target_line"] > 0).cast(pl.Float64)
+    assert (flipped["y"] == covered).all()
+    assert flipped["market_open"].null_count() == flipped["market_close"].null_count() == flipped.height
+    assert handicap_rows(training_data.labelled("total")).height == training_data.labelled("total").height

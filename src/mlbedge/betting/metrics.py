@@ -50,6 +50,7 @@ from mlbedge.scoring import (
     ece,
     log_loss,
     mean_ci,
+    per_day,
     per_game_log_loss,
 )
 
@@ -176,11 +177,15 @@ def roi_ci(
     profit: npt.ArrayLike,
     stake: npt.ArrayLike,
     *,
+    days: npt.ArrayLike | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """:func:`roi` with a bootstrap interval, each bet's profit and stake resampled together."""
+    """:func:`roi` with a bootstrap interval, each bet's profit and stake resampled together; with
+    ``days`` (one per bet) whole days are resampled, since bets of one day are not independent."""
+    if days is not None:
+        profit, stake = per_day(days, profit, stake)
     return bootstrap_ci(
         _ratio_of_sums, profit, stake, n_resamples=n_resamples, confidence=confidence, seed=seed
     )

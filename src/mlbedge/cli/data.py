@@ -7,13 +7,20 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from mlbedge.cli.options import HomeOption, console, fail, settings_for
 from mlbedge.games.link import LinkReport, rebuild_games
 from mlbedge.games.query import games_frame
-from mlbedge.sources.historical.common import DataFileError, LoadSummary
+from mlbedge.sources.historical.common import (
+    DataFileError,
+    LoadSummary,
+    load_failed,
+    load_lock,
+    quarantined_rows,
+)
 from mlbedge.sources.historical.lahman import load_lahman
 from mlbedge.sources.historical.pinnacle import load_pinnacle
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
@@ -25,18 +32,29 @@ app = typer.Typer(help="Historical data: load files, link games, print them.", n
 load_app = typer.Typer(help="Load historical files into PostgreSQL (idempotent).", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 
+
+class OutputFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
 FilesArgument = typer.Argument(..., exists=True, dir_okay=False, readable=True)
 
 
 def print_summaries(summaries: list[LoadSummary]) -> None:
-    """One line per file: what was read, stored and quarantined; then the flags raised."""
+    """One line per file: what was read, stored and quarantined; then the flags raised and
+    why any file was not loaded whole."""
     table = Table(title="Loaded")
-    for column in ("source", "file", "rows", "records", "written", "quarantined"):
-        table.add_column(column, justify="left" if column in {"source", "file"} else "right", no_wrap=True)
+    for column in ("source", "file", "status", "rows", "records", "written", "quarantined"):
+        table.add_column(
+            column, justify="left" if column in {"source", "file", "status"} else "right", no_wrap=True
+        )
+    colour = {"loaded": "green", "partial": "yellow", "failed": "red"}
     for s in summaries:
         table.add_row(
             s.source,
             s.file_name,
+            f"[{colour[s.status]}]{s.status}[/]",
             f"{s.rows_read:,}",
             f"{s.records:,}",
             f"{s.written:,}",
@@ -46,8 +64,15 @@ def print_summaries(summaries: list[LoadSummary]) -> None:
     for s in summaries:
         if s.flags:
             console.print(f"  {s.file_name}: " + ", ".join(f"{k}={v}" for k, v in s.flags.items()))
-    if any(s.quarantined for s in summaries):
-        console.print("[yellow]Quarantined rows are in staging.quarantine with file, row and reason.[/]")
+    for s in summaries:
+        if s.error:
+            console.print(f"[red]{s.status}:[/] {escape(s.error)}", soft_wrap=True)
+    quarantined = sum(s.quarantined for s in summaries)
+    if quarantined:
+        console.print(
+            f"[yellow]{quarantined:,} rows quarantined[/] with file, row and reason "
+            "(`mlbedge data quarantine` lists them)."
+        )
 
 
 def print_link_report(report: LinkReport) -> None:
@@ -77,15 +102,60 @@ def print_link_report(report: LinkReport) -> None:
 
 
 def _load(run, home: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Load under the load lock (each file in its own transaction), rebuild the games, report.
+
+    Exits 1 naming every file not loaded whole (or when nothing at all was loaded); the files
+    that did load stay loaded.
+    """
     settings = settings_for(home)
     try:
-        with connect(settings) as conn, Progress(console=console, transient=True) as progress:
+        with (
+            connect(settings) as conn,
+            Progress(console=console, transient=True) as progress,
+            load_lock(conn),
+        ):
             summaries = run(conn, progress)
             report = rebuild_games(conn)
+            conn.commit()  # before the lock goes, so the next load sees these games
     except DataFileError as exc:
         raise fail(str(exc)) from exc
     print_summaries(summaries)
     print_link_report(report)
+    failed = load_failed(summaries)
+    if failed:
+        raise fail(
+            f"{len(failed)} of {len(summaries)} file(s) not loaded whole: "
+            + ", ".join(f"{s.file_name} ({s.status})" for s in failed)
+        )
+
+
+@app.command("quarantine")
+def quarantine(
+    source: str | None = typer.Option(
+        None, "--source", help="Only this source (sbro, pinnacle, retrosheet, ...)."
+    ),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    fmt: OutputFormat | None = typer.Option(None, "--format", help="csv or json instead of a table."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Rows that could not be loaded: source, file, row, reason and the row as read."""
+    with connect(settings_for(home)) as conn:
+        frame = quarantined_rows(conn, source, limit)
+    if fmt is OutputFormat.csv:
+        sys.stdout.write(frame.write_csv())
+        return
+    if fmt is OutputFormat.json:
+        sys.stdout.write(frame.write_json() + "\n")
+        return
+    table = Table(title=f"Quarantined rows ({frame.height:,} shown)")
+    for column in ("source", "file", "row", "reason", "raw row"):
+        table.add_column(column, justify="right" if column == "row" else "left")
+    for row in frame.iter_rows(named=True):
+        raw_row = row["raw_row"] if len(row["raw_row"]) <= 80 else row["raw_row"][:77] + "..."
+        table.add_row(
+            row["source"], row["file_name"], str(row["row_number"]), escape(row["reason"]), escape(raw_row)
+        )
+    console.print(table)
 
 
 @load_app.command("sbro")
@@ -190,11 +260,6 @@ def download(
             + "; ".join(r.error or "" for r in report.failed)
         )
     console.print("Load them with `mlbedge data load sbro ...` and `mlbedge data load retrosheet ...`.")
-
-
-class OutputFormat(StrEnum):
-    csv = "csv"
-    json = "json"
 
 
 @app.command("games")

@@ -188,6 +188,7 @@ def served(settings: Settings, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     from mlbedge.serving.app import create_app
+    from mlbedge.serving.limits import uvicorn_options
 
     port = port or free_port()
     config = uvicorn.Config(
@@ -197,6 +198,7 @@ def served(settings: Settings, port: int | None = None) -> Iterator[str]:
         log_level="warning",
         lifespan="on",
         access_log=False,
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"mlbedge-api-{port}", daemon=True)

@@ -7,7 +7,6 @@ import os
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import typer
@@ -69,68 +68,12 @@ def print_alerts(alerts: list[Alert], title: str) -> None:
     console.print(table)
 
 
-def report_dict(report: Any) -> dict[str, Any]:
-    """A monitor report as JSON-ready data (what ``--json`` writes)."""
-    drift = report.drift
-    return {
-        "as_of": report.as_of.isoformat(),
-        "skipped": report.skipped,
-        "freshness": [
-            {
-                "source": s.source,
-                "age_hours": s.age_hours,
-                "fetches_24h": s.fetches_24h,
-                "failed_24h": s.failed_24h,
-                "severity": s.severity,
-            }
-            for s in report.freshness
-        ],
-        "drift": None
-        if drift is None
-        else {
-            "baseline_id": drift.baseline_id,
-            "window": [drift.window_start.isoformat(), drift.window_end.isoformat()],
-            "n_rows": drift.n_rows,
-            "features": {f.feature: {"psi": f.psi, "severity": f.severity} for f in drift.features},
-        },
-        "importance": [
-            {
-                "model": d.subject,
-                "versions": [d.old_version, d.new_version],
-                "spearman": d.spearman,
-                "overlap": d.overlap,
-                "severity": d.severity,
-            }
-            for d in report.importance
-        ],
-        "performance": [
-            {
-                "target": w.target,
-                "n_games": w.n_games,
-                "model_log_loss": w.model_log_loss,
-                "open_log_loss": w.open_log_loss,
-                "close_log_loss": w.close_log_loss,
-                "model_brier": w.model_brier,
-                "open_brier": w.open_brier,
-                "close_brier": w.close_brier,
-                "gap_open": w.gap_open,
-                "severity": w.severity,
-            }
-            for w in report.performance
-        ],
-        "clv": None if report.clv is None else {"n_bets": report.clv.n_bets, "mean_clv": report.clv.mean_clv},
-        "alerts": [{**r.alert.model_dump(mode="json"), "new": r.new} for r in report.raised],
-        "cleared": report.cleared,
-        "retrain": None if report.retrain is None else report.retrain.__dict__,
-    }
-
-
 @app.callback()
 def monitor(
     ctx: typer.Context,
     on: str | None = typer.Option(None, "--date", help="Monitor as of this date YYYY-MM-DD (default today)."),
     train_start: str | None = typer.Option(
-        None, "--train-start", help="Drift baseline from this training window instead of the champion's."
+        None, "--train-start", help="Judge against this training window instead of the champion's."
     ),
     train_end: str | None = typer.Option(None, "--train-end", help="Last date of that training window."),
     predictions: Path | None = typer.Option(
@@ -154,8 +97,7 @@ def monitor(
     if ctx.invoked_subcommand is not None:
         return
     from mlbedge.features.registry import feature_set_version
-    from mlbedge.monitoring.drift import ensure_baseline
-    from mlbedge.monitoring.runner import run_monitor
+    from mlbedge.monitoring.runner import run_monitor, training_reference
 
     settings = settings_for(home)
     # MLflow's client retries a dead server for minutes by default; the checks that need it are
@@ -169,11 +111,11 @@ def monitor(
     predictions_frame = _read_frame(predictions, "--predictions")
     bets_frame = _read_frame(bets, "--bets")
     with connect(settings) as conn:
-        baseline = None
+        reference = None
         if start is not None and end is not None:
             version = feature_set_version(settings.cutoff_minutes)
             try:
-                baseline = ensure_baseline(
+                reference = training_reference(
                     conn,
                     f"{version}:{start}..{end}",
                     start,
@@ -188,7 +130,7 @@ def monitor(
                 conn,
                 as_of=as_of,
                 settings=settings,
-                baseline=baseline,
+                reference=reference,
                 predictions=predictions_frame,
                 bets=bets_frame,
                 use_registry=registry,
@@ -198,20 +140,34 @@ def monitor(
             raise fail(str(exc)) from exc
         open_alerts = list_alerts(conn, status="open")
 
-    console.print(f"[bold]Monitor as of {report.as_of}[/]")
+    verdict = report.verdict()
+    style = (
+        "bold red" if verdict.startswith("CRITICAL") else "yellow" if verdict.startswith("WARN") else "green"
+    )
+    console.print(f"[{style}]{verdict}[/]", soft_wrap=True)
     for s in report.freshness:
         age = "never" if s.age_hours is None else f"{s.age_hours:.1f} h"
         state = f"[{_STYLE[s.severity]}]{s.severity}[/]" if s.severity else "[green]ok[/]"
         console.print(
             f"  source {s.source}: last usable fetch {age} ago, {s.failed_24h}/{s.fetches_24h} failed in 24 h: {state}"
         )
-    if report.drift is not None and not report.drift.skipped:
-        worst = sorted(report.drift.features, key=lambda f: -f.psi)[:5]
+    ev = report.evaluation
+    if ev is not None and ev.day_games:
         console.print(
-            f"  drift of {len(report.drift.features)} features over {report.drift.n_rows} games "
-            f"{report.drift.window_start}..{report.drift.window_end} vs {report.drift.baseline_id}: "
-            f"{len(report.drift.findings)} drifting; largest PSI "
-            + ", ".join(f"{f.feature} {f.psi:.3f}" for f in worst)
+            f"  inputs: {ev.day_games} games on {report.as_of}, {ev.window_games} in the recent window"
+        )
+    if ev is not None and ev.drift:
+        unusual = sorted((d for d in ev.drift if d.unusual), key=lambda d: -d.psi)
+        console.print(
+            f"  drift of {len(ev.drift)} features vs the same part of the training seasons "
+            f"({report.reference_id}): {len(unusual)} beyond every training season"
+            + (": " + ", ".join(f"{d.feature} {d.psi:.2f}" for d in unusual[:5]) if unusual else "")
+        )
+    if ev is not None and ev.prediction_gap is not None:
+        g = ev.prediction_gap
+        console.print(
+            f"  moneyline predictions vs market: mean logit gap {g.mean_today:+.3f} "
+            f"(before {g.mean_reference:+.3f}, z {g.z:+.1f}), scatter {g.spread_ratio:.1f}x usual"
         )
     for d in report.importance:
         console.print(
@@ -239,7 +195,7 @@ def monitor(
         console.print(f"[bold]Retraining cycle for {', '.join(outcome.targets)}[/]: {what}")
     print_alerts(open_alerts, "Open alerts")
     if json_out is not None:
-        json_out.write_text(json.dumps(report_dict(report), indent=2, default=str))
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str))
     if fail_on is not FailOn.never and any(
         SEVERITY_RANK[a.severity] >= SEVERITY_RANK[fail_on.value] for a in open_alerts
     ):

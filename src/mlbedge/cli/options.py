@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,25 @@ def settings_for(home: Path | None) -> Settings:
         os.environ["MLBEDGE_HOME"] = str(home)
         get_settings.cache_clear()
     return get_settings()
+
+
+NowOption = typer.Option(
+    None,
+    "--now",
+    help="Replay as if it were this moment (ISO 8601, e.g. 2024-08-12T22:00:00Z; no offset means UTC): "
+    "fetches and observations are stamped with it.",
+)
+
+
+def parse_now(text: str | None) -> datetime | None:
+    """``--now`` as an aware datetime (a time without an offset is UTC); None when not given."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"--now wants an ISO 8601 time such as 2024-08-12T22:00:00Z, got {text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

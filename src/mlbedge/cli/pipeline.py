@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_now, settings_for
 from mlbedge.pipeline import (
     STEPS,
     PipelineConfig,
@@ -84,13 +84,16 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Skip steps an earlier run of the day finished."),
     retrain: bool = typer.Option(True, "--retrain/--no-retrain", help="Let alerts start a retraining cycle."),
     steps: str | None = typer.Option(None, "--steps", help=f"Only these steps ({','.join(STEPS)})."),
+    now: str | None = NowOption,
     home: Path | None = HomeOption,
 ) -> None:
-    """Run the daily job once; exits 1 when a step failed (the others still ran)."""
+    """Run the daily job once; exits 1 when a step failed (the others still ran), among them a
+    day whose scheduled games could not be served."""
     from mlbedge.ingest import slate_day
 
     settings = settings_for(home)
-    when = _date(day) or slate_day(datetime.now(UTC))
+    replay = parse_now(now)
+    when = _date(day) or slate_day(replay or datetime.now(UTC))
     config = PipelineConfig(
         bankroll=bankroll,
         retries=retries,
@@ -99,8 +102,9 @@ def run(
         resume=resume,
         retrain=retrain,
         only=_steps(steps),
+        now=replay,
     )
-    console.print(f"pipeline for {when} (home {settings.home})")
+    console.print(f"pipeline for {when} (home {settings.home})" + (f", as of {replay}" if replay else ""))
     report = run_pipeline(settings, when, config, on_step=_progress)
     print_report(report)
     if report.status != "ok":

@@ -28,6 +28,7 @@ def serve(
     import uvicorn
 
     from mlbedge.serving.app import create_app
+    from mlbedge.serving.limits import uvicorn_options
 
     settings = settings_for(home)
     # MLflow's client retries a dead server for minutes by default; the API has its disk cache
@@ -48,8 +49,8 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         loop="auto",
-        http="auto",
         lifespan="on",
+        **uvicorn_options(settings),  # header deadline, proxy trust
     )
 
 

@@ -238,7 +238,8 @@ def evaluate(
     ),
     home: Path | None = HomeOption,
 ) -> None:
-    """Walk-forward: the model against the de-vigged opening and closing lines on the same games."""
+    """Walk-forward: the model against the de-vigged opening line, the price at the cutoff (the one
+    bet into) and the closing line, on the same games."""
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
     from mlbedge.training.evaluation import compare, markdown_table
     from mlbedge.training.walk_forward import run_walk_forward, season_folds
@@ -266,7 +267,7 @@ def evaluate(
     for target in chosen:
         console.print(f"\n[bold]{target.name}[/] (same games for every source)")
         console.print(markdown_table(scores, differences, target.name))
-        for scope, what in (("open", "opening"), ("close", "closing")):
+        for scope, what in (("open", "opening"), ("asof", "as-of"), ("close", "closing")):
             table = markdown_table(scores, differences, target.name, scope=scope)
             if table:
                 console.print(f"[bold]{target.name}[/], every game the {what} line prices (model vs {what})")

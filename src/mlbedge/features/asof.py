@@ -18,6 +18,9 @@ Observation times of the facts (the right-hand side of every as-of join):
   west-to-east trip with an unknown start time, a team's previous-day result (in the western park,
   observed at western midnight) is still in the future at eastern midnight, so that team's state
   is the one before it. It costs a little information and never leaks.
+- a **suspended game's** result is observed at the end of the date it was COMPLETED on
+  (``completion_date``), at the latest midnight of any park (Pacific: where it was finished is not
+  kept). Everything derived from it -- team form, Elo, pitcher records -- counts it from then.
 - the **SBRO opening line** is observed at the start of the game's local date (the moment the
   unknown-start ``as_of`` falls on): it is the only price known before the cutoff.
 - **time-stamped snapshots** (Pinnacle lines, live quotes and splits) at their own ``observed_at``.
@@ -92,23 +95,40 @@ def utc_offset_hours(date: pl.Expr, tz: pl.Expr) -> pl.Expr:
     return (noon - as_utc).dt.total_minutes().cast(pl.Float64) * PER_MINUTE
 
 
+# The westernmost park zone: its midnight ends an MLB date last (a suspended game's completion).
+LAST_MIDNIGHT_ZONE = "America/Los_Angeles"
+
+
 def game_clock(games: pl.LazyFrame, cutoff_minutes: int) -> pl.LazyFrame:
     """Per game: ``as_of``, the start of its local day, when its result is observed, the home zone.
 
-    ``games`` needs ``game_id, date, home_team_id, start_time_utc``. Columns out: ``game_id,
-    as_of, day_start, result_observed_at, start_known, home_tz``.
+    ``games`` needs ``game_id, date, home_team_id, start_time_utc`` and may carry
+    ``completion_date`` (a suspended game's). Columns out: ``game_id, as_of, day_start,
+    result_date, result_observed_at, start_known, home_tz``; ``result_date`` is the date the
+    result became known (the completion date of a suspended game, else the game's date).
     """
     if cutoff_minutes < 0:
         raise ValueError(f"cutoff_minutes must be >= 0, got {cutoff_minutes}")
     parks = PARKS.lazy().select(pl.col("team_id").alias("home_team_id"), pl.col("tz").alias("home_tz"))
     start = pl.col("start_time_utc").cast(TIMESTAMP)
     day_start = local_midnight(pl.col("date"), pl.col("home_tz"))
+    has_completion = "completion_date" in games.collect_schema().names()
+    completion = pl.col("completion_date") if has_completion else pl.lit(None, pl.Date)
+    finished_later = pl.col("result_date") != pl.col("date")
     return (
-        games.select("game_id", "date", pl.col("home_team_id").cast(pl.Int64), "start_time_utc")
+        games.select(
+            "game_id",
+            "date",
+            pl.col("home_team_id").cast(pl.Int64),
+            "start_time_utc",
+            pl.coalesce(completion.cast(pl.Date), pl.col("date")).alias("result_date"),
+        )
         .join(parks, on="home_team_id", how="left")
         .with_columns(
             day_start=day_start,
-            result_observed_at=local_midnight(pl.col("date") + pl.duration(days=1), pl.col("home_tz")),
+            result_observed_at=pl.when(finished_later)
+            .then(local_midnight(pl.col("result_date") + pl.duration(days=1), pl.lit(LAST_MIDNIGHT_ZONE)))
+            .otherwise(local_midnight(pl.col("date") + pl.duration(days=1), pl.col("home_tz"))),
             start_known=start.is_not_null(),
         )
         .with_columns(
@@ -116,7 +136,9 @@ def game_clock(games: pl.LazyFrame, cutoff_minutes: int) -> pl.LazyFrame:
             .then(start - pl.duration(minutes=cutoff_minutes))
             .otherwise(pl.col("day_start"))
         )
-        .select("game_id", "as_of", "day_start", "result_observed_at", "start_known", "home_tz")
+        .select(
+            "game_id", "as_of", "day_start", "result_date", "result_observed_at", "start_known", "home_tz"
+        )
     )
 
 

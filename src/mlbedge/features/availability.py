@@ -276,8 +276,10 @@ def lineup_state(slots: pl.LazyFrame) -> pl.LazyFrame:
         "gidx",
         "regulars_woba",
         "last_woba",
-        "regulars_missing",
-        "regulars_missing_value",
+        # A team-season none of whose players can be a regular yet has no grid rows: nobody is
+        # missing (0, as when its players are in the grid but none is a regular).
+        pl.col("regulars_missing").fill_null(0),
+        pl.col("regulars_missing_value").fill_null(0.0),
     )
     return last_per_observation(state.sort(*keys, "gidx").drop("gidx"), keys)
 

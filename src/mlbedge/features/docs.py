@@ -37,6 +37,9 @@ def render_feature_docs() -> str:
         "doubleheader's game 2 never sees game 1's result, no game sees a same-day result, and after a "
         "west-to-east trip with an unknown start time the previous day's western result is still in the "
         "future at eastern midnight.",
+        "- A **suspended game's** result is observed at the end of the date it was **completed** on "
+        "(Retrosheet's completion field), at the latest midnight of any park (Pacific), and counts in "
+        "team form, Elo and pitcher records from then on, never from its first date.",
         "- The **SBRO opening line** is observed at the start of the game's local date.",
         "- **Snapshots** (Pinnacle lines, live quotes and splits) are observed at their own `observed_at`.",
         "- The **schedule** and the **listed starters** are pre-game facts.",

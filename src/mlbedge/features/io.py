@@ -168,7 +168,6 @@ _GAME_FACT_SQL = {
     "away_starter_id": "text",
     "park_id": "text",
     "plate_umpire_id": "text",
-    "completion_date": "date",
 }
 
 

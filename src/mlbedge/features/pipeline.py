@@ -4,7 +4,8 @@
 :mod:`mlbedge.features.io`). Its first step decides what any feature may read at all:
 
 - the **schedule** (pre-game facts, a whitelist of curated.games columns),
-- the **results** (the two scores, each tagged with when it is observed: end of local date),
+- the **results** (the two scores, each tagged with when it is observed: end of local date, or of
+  the completion date for a suspended game),
 - the **opening prices** (SBRO open, observed at the start of the local date),
 - time-stamped **snapshots** (Pinnacle lines, live quotes, live splits).
 
@@ -44,14 +45,22 @@ SCHEDULE_COLUMNS: dict[str, pl.DataType] = {
     "away_team_id": pl.Int64(),
     "start_time_utc": TIMESTAMP,
     "day_night": pl.String(),
-    "home_starter": pl.String(),
-    "away_starter": pl.String(),
+    # The starters listed before the game (the actual starter is a label, never read here).
+    "home_listed_starter": pl.String(),
+    "away_listed_starter": pl.String(),
     "home_starter_hand": pl.String(),
     "away_starter_hand": pl.String(),
     "pin_game_no": pl.Int64(),
 }
 RESULT_COLUMNS: dict[str, pl.DataType] = {"home_score": pl.Int64(), "away_score": pl.Int64()}
-GAME_COLUMNS: dict[str, pl.DataType] = {**SCHEDULE_COLUMNS, **OPENING_COLUMNS, **RESULT_COLUMNS}
+# When a result is observed: a suspended game's completion date (read by the clock only).
+RESULT_TIME_COLUMNS: dict[str, pl.DataType] = {"completion_date": pl.Date()}
+GAME_COLUMNS: dict[str, pl.DataType] = {
+    **SCHEDULE_COLUMNS,
+    **OPENING_COLUMNS,
+    **RESULT_COLUMNS,
+    **RESULT_TIME_COLUMNS,
+}
 
 META_COLUMNS: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -130,7 +139,7 @@ def _player_parts(
         return players.conformed(getattr(inputs, name), schema).lazy()
 
     facts = frame("game_facts", players.GAME_FACTS_SCHEMA).unique("game_id", keep="first").collect().lazy()
-    times = players.game_fact_times(games, clock, facts).collect().lazy()
+    times = players.game_fact_times(games, clock).collect().lazy()
     lineups = frame("lineups", players.LINEUP_SCHEMA)
     team_games = frame("team_games", players.TEAM_GAME_SCHEMA)
     people = frame("people", players.PEOPLE_SCHEMA)
@@ -173,15 +182,18 @@ def build_features(
     schedule = (
         games.select(*SCHEDULE_COLUMNS)
         .with_columns(
-            home_starter_key=pitcher.starter_key(pl.col("home_starter")),
-            away_starter_key=pitcher.starter_key(pl.col("away_starter")),
+            home_starter_key=pitcher.starter_key(pl.col("home_listed_starter")),
+            away_starter_key=pitcher.starter_key(pl.col("away_listed_starter")),
         )
         .collect()
         .lazy()
     )
     results = (
         games.select("game_id", *RESULT_COLUMNS)
-        .join(clock.select("game_id", pl.col("result_observed_at").alias("observed_at")), on="game_id")
+        .join(
+            clock.select("game_id", "result_date", pl.col("result_observed_at").alias("observed_at")),
+            on="game_id",
+        )
         .collect()
         .lazy()
     )

@@ -141,7 +141,9 @@ def starts_state(log: pl.LazyFrame) -> pl.LazyFrame:
         # A state is known once every result in it is (see team._window_stats).
         pl.col("observed_at").cum_max().over(keys).alias("observed_at"),
         pl.int_range(1, pl.len() + 1).over(keys).cast(pl.Int16).alias("starts_season"),
-        pl.col("date").alias("last_start_date"),
+        # The latest date the pitcher started on (a suspended game counts from its completion
+        # but was started on its first date).
+        pl.col("played_on").cum_max().over(keys).alias("last_start_date"),
     ]
     for window in (*START_WINDOWS, None):
         label = "season" if window is None else f"l{window}"

@@ -10,9 +10,9 @@ Observation times (the right-hand side of every as-of join of these families):
 - a **season-level row** (Lahman batting/pitching, platoon splits) of season ``Y`` is observed at
   ``Y+1``-01-01 00:00 UTC (:func:`season_observed_at`): after that season's last game, postseason
   included, and before the next season's first. A game of season ``S`` therefore sees ``Y <= S-1``.
-- a **team-game row** (retrosplits totals, the lineup a team used, who started) is observed at the
-  end of its game's local date, like a result -- and a suspended game's at the end of its
-  completion date (:func:`game_fact_times`).
+- a **team-game row** (retrosplits totals, the lineup a team used, who started) is observed when
+  its game's result is: the end of its local date, and a suspended game's at the end of its
+  completion date (:func:`game_fact_times`, from the shared clock).
 - the **listed starters** (SBRO, resolved to Retrosheet ids) are pre-game facts.
 - a game's **own posted lineup** is observed :data:`LINEUP_POSTED_MINUTES` before first pitch, and
   only where the start time is known; where it is not, it is never observed (null time), so the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mlbedge.features.asof import TIMESTAMP, local_midnight
+from mlbedge.features.asof import TIMESTAMP
 
 # A posted lineup is public about this long before first pitch (clubs post 2-4 hours ahead).
 LINEUP_POSTED_MINUTES = 120
@@ -48,7 +48,6 @@ GAME_FACTS_SCHEMA: dict[str, pl.DataType] = {
     "away_starter_id": pl.String(),
     "park_id": pl.String(),
     "plate_umpire_id": pl.String(),
-    "completion_date": pl.Date(),  # a suspended game's result is known on this date
 }
 LINEUP_SCHEMA: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -115,7 +114,7 @@ TEAM_GAME_SCHEMA: dict[str, pl.DataType] = {
 class PlayerInputs:
     """The player-level inputs; any may be absent (its features then come out null, never zero).
 
-    ``game_facts``: per game, the listed and actual starters, park, plate umpire, completion date.
+    ``game_facts``: per game, the listed and actual starters, park, plate umpire.
     ``lineups``: game-log starting lineups (one row per game, side and batting slot).
     ``pitching`` / ``batting``: Lahman season totals per player (stints summed).
     ``platoon``: pitchers' regular-season splits by batter hand. ``people``: bats and throws.
@@ -146,22 +145,24 @@ def season_observed_at(season: pl.Expr) -> pl.Expr:
     return pl.datetime(season + 1, 1, 1, time_zone="UTC").cast(TIMESTAMP)
 
 
-def game_fact_times(games: pl.LazyFrame, clock: pl.LazyFrame, facts: pl.LazyFrame) -> pl.LazyFrame:
-    """Per game: ``observed_at`` of its post-game facts (team-game rows, lineup used, starter).
+def game_fact_times(games: pl.LazyFrame, clock: pl.LazyFrame) -> pl.LazyFrame:
+    """Per game: when its post-game facts (team-game rows, lineup used, starter) are observed.
 
-    The end of its local date (midnight after, home team's zone), or of its completion date when
-    it was suspended and finished later. Columns: ``game_id, season, date, known_on`` (the local
-    date its result is known: the completion date of a suspended game, else its date) and
+    Exactly when its result is (:func:`mlbedge.features.asof.game_clock`): the end of its local
+    date, or for a suspended game the end of its completion date. Columns: ``game_id, season,
+    date, known_on`` (the date its result is known, where it takes its place in a sequence) and
     ``observed_at``.
     """
-    known = pl.max_horizontal(pl.col("date"), pl.col("completion_date"))
     return (
         games.select("game_id", "season", "date")
-        .join(clock.select("game_id", "home_tz"), on="game_id", how="inner")
-        .join(facts.select("game_id", "completion_date"), on="game_id", how="left")
-        .with_columns(known_on=known)
-        .with_columns(observed_at=local_midnight(pl.col("known_on") + pl.duration(days=1), pl.col("home_tz")))
-        .select("game_id", pl.col("season").cast(pl.Int32), "date", "known_on", "observed_at")
+        .join(clock.select("game_id", "result_date", "result_observed_at"), on="game_id", how="inner")
+        .select(
+            "game_id",
+            pl.col("season").cast(pl.Int32),
+            "date",
+            pl.col("result_date").alias("known_on"),
+            pl.col("result_observed_at").alias("observed_at"),
+        )
     )
 
 

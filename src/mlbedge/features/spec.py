@@ -55,8 +55,9 @@ FAMILY_DESCRIPTIONS: dict[Family, str] = {
 SOURCES: dict[str, str] = {
     "schedule": "curated.games date, teams, game_num, game_type, day_night: scheduled facts, "
     "known before the game",
-    "starters": "curated.games home/away_starter and *_starter_hand: the listed starting pitchers, "
-    "a pre-game fact",
+    "starters": "curated.games home/away_listed_starter and *_starter_hand: the starting pitchers "
+    "listed before the game (SBRO, else Pinnacle; live: the probable pitchers at the cutoff), a "
+    "pre-game fact",
     "results": "curated.games home_score/away_score of EARLIER games, each observed at the end of "
     "its local date (midnight after, home team's time zone)",
     "parks": "mlbedge.domain.teams: each team's park coordinates and time zone",
@@ -96,6 +97,8 @@ LABEL_ONLY: tuple[str, ...] = (
     "home_rl",  # SBRO's run line has no open: it is closing-ish
     "home_rl_odds",
     "away_rl_odds",
+    "home_starter",  # who actually threw the first pitch (the box score's): known after the game
+    "away_starter",
 )
 
 DType = Literal["float64", "int32", "int16", "int8"]

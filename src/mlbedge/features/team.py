@@ -229,12 +229,23 @@ def team_games(schedule: pl.LazyFrame, results: pl.LazyFrame) -> pl.LazyFrame:
 
     ``schedule``: ``game_id, season, date, game_num, home_team_id, away_team_id`` (+ optional
     ``home_starter_key, away_starter_key, home_starter_hand, away_starter_hand``); ``results``:
-    ``game_id, home_score, away_score, observed_at``. A game without both scores is no result.
+    ``game_id, home_score, away_score, observed_at`` (+ optional ``result_date``). A game without
+    both scores is no result.
+
+    ``date`` in the log is the date the result became known (a suspended game's completion date,
+    else the game's own): states are accumulated in that order, so a suspended game counts from its
+    completion on, never from its first date. ``played_on`` is the date the game began.
     """
     names = schedule.collect_schema().names()
     played = schedule.join(results, on="game_id", how="inner").filter(
         pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null()
     )
+    if "result_date" in results.collect_schema().names():
+        played = played.with_columns(
+            played_on=pl.col("date"), date=pl.coalesce(pl.col("result_date"), pl.col("date"))
+        )
+    else:
+        played = played.with_columns(played_on=pl.col("date"))
     optional = [c for c in ("starter_key", "starter_hand") if f"home_{c}" in names]
 
     def side(us: str, them: str) -> pl.LazyFrame:
@@ -242,6 +253,7 @@ def team_games(schedule: pl.LazyFrame, results: pl.LazyFrame) -> pl.LazyFrame:
             "game_id",
             "season",
             "date",
+            "played_on",
             "game_num",
             "observed_at",
             pl.col(f"{us}_team_id").cast(pl.Int64).alias("team_id"),
@@ -373,19 +385,21 @@ def elo_state(schedule: pl.LazyFrame, results: pl.LazyFrame) -> pl.DataFrame:
 
     Ratings move in daily rounds: every game of a day is rated from the ratings at the start of
     that day, and a team's rating after the day is observed when its own result is (end of its
-    local date). That rating also reflects opponents' ratings, which hold only results from
+    local date). A suspended game is rated on the day it was completed (``result_date`` in
+    ``results``), when its result is observed. That rating also reflects opponents' ratings, which hold only results from
     earlier days (observed at the latest by western midnight, hours before any later midnight),
     so nothing in it is observed later than the team's own result.
 
     The loop is over days (about 180 a season), each a vectorised update of that day's games.
     """
+    has_result_date = "result_date" in results.collect_schema().names()
     games = (
         schedule.join(results, on="game_id", how="inner")
         .filter(pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null())
         .select(
             "game_id",
             "season",
-            "date",
+            pl.coalesce("result_date", "date").alias("date") if has_result_date else pl.col("date"),
             "game_num",
             "observed_at",
             pl.col("home_team_id").cast(pl.Int64),

@@ -332,6 +332,9 @@ def build_games(
         away_score=pl.coalesce("r_away_score", "p_away_score", "away_score"),
         home_starter=pl.coalesce("r_home_starter", "p_home_pitcher", "home_pitcher"),
         away_starter=pl.coalesce("r_away_starter", "p_away_pitcher", "away_pitcher"),
+        # Listed before the game (SBRO, else Pinnacle): never the box score's actual starter.
+        home_listed_starter=pl.coalesce(pl.col("home_pitcher").cast(pl.String), "p_home_pitcher"),
+        away_listed_starter=pl.coalesce(pl.col("away_pitcher").cast(pl.String), "p_away_pitcher"),
         game_type=pl.coalesce(pl.col("game_type"), pl.lit("R")),
     )
     # Flags: SBRO's own (its DH-order warning resolved where another source fixed the order).
@@ -368,6 +371,7 @@ def build_games(
         "game_id", "season", "date", "game_type", "game_num", "home_team_id", "away_team_id",
         "home_team", "away_team", "start_time_utc", "day_night", "home_score", "away_score",
         "home_starter", "away_starter", "home_starter_id", "away_starter_id",
+        "home_listed_starter", "away_listed_starter",
         pl.col("home_pitcher_hand").alias("home_starter_hand") if "home_pitcher_hand" in linked.columns
         else pl.lit(None, pl.String).alias("home_starter_hand"),
         pl.col("away_pitcher_hand").alias("away_starter_hand") if "away_pitcher_hand" in linked.columns
@@ -464,6 +468,9 @@ def _merge_live(games: pl.DataFrame, live: pl.DataFrame | None) -> pl.DataFrame:
         in_sbro=pl.lit(False),
         in_retrosheet=pl.lit(False),
         in_pinnacle=pl.lit(False),
+        # A live game's starters are the probable pitchers listed by its cutoff.
+        home_listed_starter=pl.col("home_starter"),
+        away_listed_starter=pl.col("away_starter"),
     )
     games = games.join(live.select("game_id", "game_pk"), on="game_id", how="left")
     only_live = live.join(games.select("game_id"), on="game_id", how="anti")

@@ -75,22 +75,44 @@ def is_abbreviation(listed: pl.Expr, key: pl.Expr) -> pl.Expr:
     return (same_first & key.str.contains(pattern)).fill_null(False)
 
 
-def name_match(listed: pl.Expr, first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """``(prefix, abbreviation)``: how SBRO's letters match a first and last name.
+def match_names(frame: pl.DataFrame, listed: str, first: str, last: str, out: str) -> pl.DataFrame:
+    """``frame`` with ``{out}_prefix`` and ``{out}_abbrev``: how SBRO's letters match a name.
 
     A prefix of initial + surname (``CSABATHIA``) or of the surname (``WAINWRIGHT``); else an
     abbreviation, letters in order with the same first letter, of initial + surname, of the surname
-    (``SYNDERGARD``) or of the whole first name + surname (``JERWEAVER``, ``JJREYES``).
+    (``SYNDERGARD``) or of the whole first name + surname (``JERWEAVER``, ``JJREYES``). The
+    abbreviation is a regular expression per row, so it is tried only on the rows (a few percent)
+    no prefix matched.
     """
-    initial = letters(first).str.slice(0, 1) + letters(last)
-    surname = letters(last)
-    whole = letters(first) + letters(last)
-    prefix = is_prefix(listed, initial)
-    abbreviation = (
-        is_abbreviation(listed, initial) | is_abbreviation(listed, surname) | is_abbreviation(listed, whole)
+    lst = pl.col(listed)
+    keys = frame.with_row_index("_m").with_columns(
+        _initial=letters(pl.col(first)).str.slice(0, 1) + letters(pl.col(last)),
+        _surname=letters(pl.col(last)),
+        _whole=letters(pl.col(first)) + letters(pl.col(last)),
+        _long=lst.str.len_chars() >= 3,
     )
-    long_enough = listed.str.len_chars() >= 3
-    return long_enough & prefix, long_enough & ~prefix & abbreviation
+    keys = keys.with_columns((pl.col("_long") & is_prefix(lst, pl.col("_initial"))).alias(f"{out}_prefix"))
+    maybe = keys.filter(
+        ~pl.col(f"{out}_prefix")
+        & pl.col("_long")
+        & (
+            (lst.str.slice(0, 1) == pl.col("_initial").str.slice(0, 1))
+            | (lst.str.slice(0, 1) == pl.col("_surname").str.slice(0, 1))
+        ).fill_null(False)
+    )
+    abbreviation = maybe.select(
+        "_m",
+        (
+            is_abbreviation(lst, pl.col("_initial"))
+            | is_abbreviation(lst, pl.col("_surname"))
+            | is_abbreviation(lst, pl.col("_whole"))
+        ).alias(f"{out}_abbrev"),
+    )
+    return (
+        keys.join(abbreviation, on="_m", how="left")
+        .with_columns(pl.col(f"{out}_abbrev").fill_null(False))
+        .drop("_m", "_initial", "_surname", "_whole", "_long")
+    )
 
 
 def resolve_listed_starters(
@@ -115,9 +137,13 @@ def resolve_listed_starters(
         right_on="retro_id",
         how="left",
     )
-    by_people = name_match(pl.col("_listed"), pl.col("_first"), pl.col("_last"))
-    by_log = name_match(pl.col("_listed"), *gamelog_names(pl.col("starter_name")))
-    starter = pl.col("starter_id").is_not_null() & pl.any_horizontal(*by_people, *by_log).fill_null(False)
+    first_name, last_name = gamelog_names(pl.col("starter_name"))
+    with_names = with_names.with_columns(_log_first=first_name, _log_last=last_name)
+    with_names = match_names(with_names, "_listed", "_first", "_last", "_people")
+    with_names = match_names(with_names, "_listed", "_log_first", "_log_last", "_log")
+    starter = pl.col("starter_id").is_not_null() & pl.any_horizontal(
+        "_people_prefix", "_people_abbrev", "_log_prefix", "_log_abbrev"
+    )
     first = with_names.with_columns(
         listed_id=pl.when(starter).then(pl.col("starter_id")),
         via=pl.when(starter).then(pl.lit("game_starter")),
@@ -135,10 +161,8 @@ def resolve_listed_starters(
         ),
         on=["season", "team_id"],
     )
-    prefix, abbreviation = name_match(pl.col("_listed"), pl.col("name_first"), pl.col("name_last"))
+    candidates = match_names(candidates, "_listed", "name_first", "name_last", "")
     candidates = candidates.with_columns(
-        _prefix=prefix,
-        _abbrev=abbreviation,
         _hand=(pl.col("throws") == pl.col("listed_hand")).fill_null(False),
     ).filter(pl.col("_prefix") | pl.col("_abbrev"))
     # The best kind of match only (prefix over abbreviation), then the listed hand among those.

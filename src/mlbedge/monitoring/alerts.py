@@ -34,7 +34,27 @@ IMPORTANCE_DRIFT = "importance_drift"
 PERFORMANCE = "performance"
 CLV = "clv"
 FRESHNESS = "freshness"
-KINDS: tuple[str, ...] = (FEATURE_DRIFT, IMPORTANCE_DRIFT, PERFORMANCE, CLV, FRESHNESS)
+MISSING_VALUES = "missing_values"
+CONSTANT_VALUES = "constant_values"
+SCALE_JUMP = "scale_jump"
+SIDES_SWAPPED = "sides_swapped"
+CLOCK = "clock"
+PREDICTION_SHIFT = "prediction_shift"
+PIPELINE_EMPTY = "pipeline_empty"  # the schedule lists games the daily pipeline could not serve
+KINDS: tuple[str, ...] = (
+    PIPELINE_EMPTY,
+    MISSING_VALUES,
+    CONSTANT_VALUES,
+    SCALE_JUMP,
+    SIDES_SWAPPED,
+    CLOCK,
+    FRESHNESS,
+    PREDICTION_SHIFT,
+    PERFORMANCE,
+    CLV,
+    FEATURE_DRIFT,
+    IMPORTANCE_DRIFT,
+)
 
 
 @dataclass(frozen=True)
@@ -240,3 +260,70 @@ def list_alerts(
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return [_alert(row) for row in cur.fetchall()]
+
+
+class AlertGroup(BaseModel):
+    """The alerts of one kind, worst first: what a person reads first."""
+
+    kind: str = Field(description="What fired (see Alert.kind).")
+    severity: Severity = Field(description="The worst severity in the group.")
+    count: int = Field(description="How many alerts the group holds.")
+    subjects: list[str] = Field(description="What they are about: families, sources, targets.")
+    look_at: list[str] = Field(default_factory=list, description="Where to look, from their evidence.")
+    evidence: list[str] = Field(default_factory=list, description="One line of numbers per alert.")
+    alert_ids: list[int] = Field(description="The alerts in the group, worst first.")
+
+
+_EVIDENCE_KEYS = (
+    "z",
+    "spread_ratio",
+    "null_share_today",
+    "outside_share_today",
+    "age_hours",
+    "cadence_hours",
+    "mean_gap_open",
+    "gap_open",
+    "psi",
+    "n_unusual",
+    "games",
+)
+
+
+def evidence_line(alert: Alert) -> str:
+    """The numbers behind an alert in one short line: its headline numbers and the features named."""
+    ev = alert.evidence
+    parts = [
+        f"{k}={round(v, 3) if isinstance(v, float) else v}"
+        for k in _EVIDENCE_KEYS
+        if isinstance((v := ev.get(k)), int | float) and not isinstance(v, bool)
+    ]
+    features = ev.get("features")
+    if isinstance(features, dict) and features:
+        names = list(features)
+        parts.append(
+            "features: " + ", ".join(names[:5]) + (f" (+{len(names) - 5})" if len(names) > 5 else "")
+        )
+    return f"{alert.subject}: " + ("; ".join(parts) if parts else alert.window)
+
+
+def group_alerts(alerts: Sequence[Alert]) -> list[AlertGroup]:
+    """Alerts grouped by kind, the most severe group first (then the larger, then by kind)."""
+    groups: dict[str, list[Alert]] = {}
+    for a in alerts:
+        groups.setdefault(a.kind, []).append(a)
+    out = []
+    for kind, members in groups.items():
+        members = sorted(members, key=lambda a: (-SEVERITY_RANK[a.severity], a.subject))
+        looks = list(dict.fromkeys(str(a.evidence["look_at"]) for a in members if a.evidence.get("look_at")))
+        out.append(
+            AlertGroup(
+                kind=kind,
+                severity=members[0].severity,
+                count=len(members),
+                subjects=list(dict.fromkeys(a.subject for a in members)),
+                look_at=looks,
+                evidence=[evidence_line(a) for a in members],
+                alert_ids=[a.alert_id for a in members],
+            )
+        )
+    return sorted(out, key=lambda g: (-SEVERITY_RANK[g.severity], -g.count, g.kind))

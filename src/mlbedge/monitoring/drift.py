@@ -18,7 +18,10 @@ Below 0.1 is the usual "no shift", above 0.25 a large one; the thresholds are se
 reported but never alerted on: a two-week window of April always differs from a whole season.
 
 :func:`check_feature_drift` reads the recent window from ``curated.game_features``, measures every
-feature and returns one :class:`~mlbedge.monitoring.alerts.Finding` per drifting feature.
+feature and returns one :class:`~mlbedge.monitoring.alerts.Finding` per drifting feature: the
+arithmetic, on bins fixed once. The daily monitor does not alert per feature: it uses these bins
+and this PSI in :func:`mlbedge.monitoring.checks.check_family_drift`, against the same part of the
+season in the training seasons and per feature family.
 """
 
 from __future__ import annotations
@@ -376,7 +379,7 @@ def read_feature_window(
 ) -> pl.DataFrame:
     """Stored feature rows of games dated ``start..end`` (inclusive), optionally of one feature set."""
     ensure_schema(conn)
-    schema = {"game_id": pl.String(), "date": pl.Date(), **registry().polars_schema()}
+    schema = {"game_id": pl.String(), "season": pl.Int32(), "date": pl.Date(), **registry().polars_schema()}
     condition = sql.SQL("date BETWEEN %s AND %s")
     params: list[object] = [start, end]
     if feature_set_version is not None:

@@ -25,7 +25,7 @@ mean CLV of the last ``monitor_clv_bets`` bets against the bets before them: a m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,10 @@ BET_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "game_id": pl.String(),
 
 _CLIP = 1e-15  # as mlbedge.betting.metrics.log_loss: a sure forecast that is wrong is finite
 ROLLING_POINTS = 15  # points of the rolling curve kept in an alert's evidence
+_PERF_LOOK = (
+    "the rolling curve in the evidence (a step is a break, a slope is decay), the input alerts of "
+    "the same weeks, and the retraining decision"
+)
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> pl.DataFrame:
@@ -250,7 +254,7 @@ def check_performance(
                 message=(
                     f"{target} champion scores worse than the opening line over its last {window.n_games} "
                     f"settled games ({window.start}..{window.end}): log loss {window.model_log_loss:.4f} vs "
-                    f"{window.open_log_loss:.4f} ({window.gap_open:+.4f})"
+                    f"{window.open_log_loss:.4f} ({window.gap_open:+.4f}). Look at {_PERF_LOOK}."
                 ),
                 evidence={
                     "n_games": window.n_games,
@@ -268,10 +272,66 @@ def check_performance(
                     "warning": settings.monitor_perf_warning,
                     "critical": settings.monitor_perf_critical,
                     "rolling": window.rolling,
+                    "look_at": _PERF_LOOK,
                 },
             )
         )
     return windows, findings
+
+
+def recent_degradation(
+    predictions: pl.DataFrame,
+    target: str,
+    *,
+    as_of: date,
+    days: int = 3,
+    history: int = 500,
+    z_warning: float = 4.0,
+    z_critical: float = 6.0,
+    min_gap: float = 0.03,
+) -> Finding | None:
+    """A sudden break: the settled games of the last ``days`` days before ``as_of`` scored against
+    the opening line, in standard errors of the per-game gap over the ``history`` games before.
+
+    The 500-game window of :func:`check_performance` sees a slow decline; a model that broke
+    yesterday (predictions attached to the wrong games) would take weeks to move it.
+    """
+    rows = settled(predictions, target, as_of=as_of).with_columns(
+        gap=_log_loss_expr("p_model") - _log_loss_expr("market_open")
+    )
+    start = as_of - timedelta(days=days)
+    recent = rows.filter(pl.col("date") >= start)
+    before = rows.filter(pl.col("date") < start).tail(history)
+    if recent.height < 5 or before.height < 100:
+        return None
+    sd = max(float(before["gap"].std() or 0.0), 1e-3)  # type: ignore[arg-type]
+    mean = float(recent["gap"].mean())  # type: ignore[arg-type]
+    z = (mean - float(before["gap"].mean())) / (sd / np.sqrt(recent.height))  # type: ignore[arg-type]
+    if mean < min_gap or z < z_warning:
+        return None
+    severity: Severity = "critical" if z >= z_critical else "warning"
+    end = recent["date"].max()
+    look = "the predictions served on those days (model version, the join of predictions to games)"
+    return Finding(
+        kind=PERFORMANCE,
+        subject=f"{target}:recent",
+        window=f"{start.isoformat()}..{end}",
+        severity=severity,
+        message=(
+            f"{target} lost to the opening line by {mean:+.3f} log loss per game over the {recent.height} "
+            f"games settled since {start} (z {z:+.1f} against the {before.height} games before). "
+            f"Look at {look}."
+        ),
+        evidence={
+            "games": recent.height,
+            "mean_gap_open": mean,
+            "z": z,
+            "history_games": before.height,
+            "history_mean_gap": float(before["gap"].mean()),  # type: ignore[arg-type]
+            "history_sd_gap": sd,
+            "look_at": look,
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------------

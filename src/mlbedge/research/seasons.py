@@ -39,17 +39,21 @@ from mlbedge.training.trainer import fit_target
 
 
 def predictions_frame(
-    models: Mapping[str, ProbabilityModel], features: pl.DataFrame, labels: pl.DataFrame
+    models: Mapping[str, ProbabilityModel],
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    asof: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per market and game: the label and the model's, the opening and the closing probability.
 
     Labels and benchmark probabilities follow :func:`mlbedge.training.targets.label_frame` (the
     same events the models are trained on). Columns: ``target, game_id, season, date, y, p_model,
-    market_open, market_close``; rows without a label are left out.
+    market_open, market_close, market_asof`` (``asof``: the prices quotable at each cutoff, see
+    :mod:`mlbedge.training.asof_market`); rows without a label are left out.
     """
     frames = []
     for name, model in models.items():
-        labelled = label_frame(features, labels, name).filter(pl.col("y").is_not_null())
+        labelled = label_frame(features, labels, name, asof).filter(pl.col("y").is_not_null())
         if labelled.is_empty():
             continue
         x = labelled.select(pl.col(c).cast(pl.Float64) for c in model.feature_names).to_numpy()
@@ -63,11 +67,13 @@ def predictions_frame(
                 pl.Series("p_model", np.asarray(model.predict_many(x), dtype=np.float64)),
                 "market_open",
                 "market_close",
+                "market_asof",
             )
         )
     schema = {
         "target": pl.String, "game_id": pl.String, "season": pl.Int64, "date": pl.Date, "y": pl.Float64,
         "p_model": pl.Float64, "market_open": pl.Float64, "market_close": pl.Float64,
+        "market_asof": pl.Float64,
     }  # fmt: skip
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
@@ -75,8 +81,10 @@ def predictions_frame(
 def score_forecasts(
     predictions: pl.DataFrame, *, n_resamples: int = 2000, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
-    """Per market: ``n_games`` and the ``model``, ``market_open`` and ``market_close`` scores on the
-    same games, and the model - opening log-loss difference with its bootstrap interval.
+    """Per market: ``n_games`` and the ``model``, ``market_open``, ``market_asof`` (the price bet
+    into) and ``market_close`` scores on the same games, and the model's log-loss difference with
+    each (``model_minus_open_log_loss``, ``..._asof_...``, ``..._close_...``), with bootstrap
+    intervals over dates.
 
     The same games means every game that each benchmark pricing at least 30 of them prices
     (:func:`mlbedge.training.evaluation.compare`, scope ``common``). A benchmark that prices
@@ -89,29 +97,41 @@ def score_forecasts(
         common = scores.filter((pl.col("target") == name) & (pl.col("scope") == "common"))
         n_common = int(common["n_games"][0]) if common.height else 0
         entry: dict[str, Any] = {"n_games": n_common, "n_labelled": rows.height}
-        for source in ("model", "market_open", "market_close"):
+        for source in SCORED_SOURCES:
             found = common.filter(pl.col("source") == source)
             if found.height:
                 r = found.row(0, named=True)
                 entry[source] = _scores(r["log_loss"], r["brier"], r["accuracy"], r["n_games"])
             else:
                 entry[source] = _own_scores(rows, source)
-        diff = differences.filter(
-            (pl.col("target") == name)
-            & (pl.col("scope") == "common")
-            & (pl.col("versus") == "market_open")
-            & (pl.col("metric") == "log_loss")
-        )
-        entry["model_minus_open_log_loss"] = (
-            {
-                "estimate": none_if_nan(diff["estimate"][0]),
-                "ci": [none_if_nan(diff["ci_low"][0]), none_if_nan(diff["ci_high"][0])],
-            }
-            if diff.height
-            else None
-        )
+        for versus, key in VERSUS_KEYS.items():
+            entry[key] = _difference(differences, name, versus)
         out[name] = entry
     return out
+
+
+SCORED_SOURCES: tuple[str, ...] = ("model", "market_open", "market_asof", "market_close")
+VERSUS_KEYS: dict[str, str] = {
+    "market_open": "model_minus_open_log_loss",
+    "market_asof": "model_minus_asof_log_loss",
+    "market_close": "model_minus_close_log_loss",
+}
+
+
+def _difference(differences: pl.DataFrame, target: str, versus: str) -> dict[str, Any] | None:
+    """The model - ``versus`` log-loss difference on the common games, with its interval."""
+    diff = differences.filter(
+        (pl.col("target") == target)
+        & (pl.col("scope") == "common")
+        & (pl.col("versus") == versus)
+        & (pl.col("metric") == "log_loss")
+    )
+    if not diff.height:
+        return None
+    return {
+        "estimate": none_if_nan(diff["estimate"][0]),
+        "ci": [none_if_nan(diff["ci_low"][0]), none_if_nan(diff["ci_high"][0])],
+    }
 
 
 def _scores(log_loss: float | None, brier: float | None, accuracy: float | None, n: int) -> dict[str, Any]:
@@ -171,8 +191,8 @@ class SeasonBacktest:
             forecasts = self.forecasts.get(name) or {
                 "n_games": 0,
                 "n_labelled": 0,
-                **{s: _scores(None, None, None, 0) for s in ("model", "market_open", "market_close")},
-                "model_minus_open_log_loss": None,
+                **{s: _scores(None, None, None, 0) for s in SCORED_SOURCES},
+                **dict.fromkeys(VERSUS_KEYS.values()),
             }
             doc[name] = {**forecasts, **betting[name], "modelled": name in self.models}
         doc["all"] = betting["all"]
@@ -245,7 +265,7 @@ def run_season(
     timings["backtest"] = time.perf_counter() - step
     step = time.perf_counter()
     test_features = data.features.filter(pl.col("season") == test_season)
-    predictions = predictions_frame(models, test_features, data.labels)
+    predictions = predictions_frame(models, test_features, data.labels, data.asof)
     forecasts = score_forecasts(predictions)
     timings["score"] = time.perf_counter() - step
     return SeasonBacktest(

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mlbedge
 from mlbedge.serving.dependencies import DatabaseUnavailableError, ServingState, rate_limit
+from mlbedge.serving.limits import BodyLimitMiddleware
 from mlbedge.serving.metrics import ApiMetrics, LatencyMiddleware
 from mlbedge.serving.models import NoChampionError, RegistryUnavailableError
 from mlbedge.serving.responses import json_response
@@ -124,5 +125,10 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     from mlbedge.serving.dashboard import router as dashboard_router  # the HTML page at /
 
     app.include_router(dashboard_router, **limited)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.serve_max_body_bytes,
+        timeout=settings.serve_body_timeout_seconds,
+    )
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import NoChampionError
+from mlbedge.serving.slate import local_start
 from mlbedge.settings import Settings
 from mlbedge.store.base import StoreError
 
@@ -139,6 +140,11 @@ def _text(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def _starter(name: str | None) -> str:
+    """`` (probable pitcher)`` after a team, or nothing when none is listed."""
+    return f' <span class="muted">({html.escape(name)})</span>' if name else ""
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -169,17 +175,44 @@ def default_day(state: ServingState) -> date:
     return row[0] if row and row[0] is not None else today
 
 
+def _alerts_panel(alerts: list[Any]) -> str:
+    """Open alerts grouped by kind, worst first; each group with where to look and its evidence."""
+    from mlbedge.monitoring.alerts import group_alerts
+
+    if not alerts:
+        return '<p class="muted" id="alerts-none">No open alerts.</p>'
+    by_id = {a.alert_id: a for a in alerts}
+    rows = []
+    for g in group_alerts(alerts):
+        look = f" — look at {html.escape('; '.join(g.look_at))}" if g.look_at else ""
+        rows.append(
+            f'<tr class="alert-group"><td class="text sev-{g.severity}">{g.severity}</td>'
+            f'<td class="text" colspan="3"><b>{html.escape(g.kind)}</b> ({g.count}){look}</td></tr>'
+        )
+        rows += [
+            f'<tr class="alert" data-alert-id="{i}"><td></td><td class="text">{html.escape(by_id[i].subject)}</td>'
+            f'<td class="text">{html.escape(by_id[i].message)}<br><span class="muted">{html.escape(line)}</span></td>'
+            f"<td>{by_id[i].created_at:%Y-%m-%d %H:%M}</td></tr>"
+            for i, line in zip(g.alert_ids, g.evidence, strict=True)
+        ]
+    return (
+        '<table id="alerts"><thead><tr><th>Severity</th><th>Subject</th><th>Message and evidence</th>'
+        "<th>Since</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
 def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     """The page's numbers for ``day``: games, predictions, recommendations, alerts, notices."""
     from mlbedge.monitoring.alerts import list_alerts
     from mlbedge.serving.predict import predict_rows
     from mlbedge.serving.routers.predictions import to_predictions
     from mlbedge.serving.routers.recommendations import recommend_slate
-    from mlbedge.serving.slate import games_on
+    from mlbedge.serving.slate import game_status, games_on
 
     notices: list[str] = []
     with state.connection() as conn:
         games = games_on(conn, day, state.settings.cutoff_minutes)
+        games = games.join(game_status(conn, games), on="game_id", how="left")
         try:
             alerts = list_alerts(conn, limit=20)
         except Exception as exc:  # monitoring not set up yet: the page still shows the slate
@@ -222,8 +255,15 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
     rows = []
     for game in data["games"].iter_rows(named=True):
         gid = html.escape(game["game_id"])
-        matchup = f"{_text(game['away_team'])} @ {_text(game['home_team'])}"
-        start = game["start_time_utc"].strftime("%H:%M") if game["start_time_utc"] else ""
+        if game["game_pk"] is not None:
+            gid += f' <span class="muted" data-field="game-pk">{int(game["game_pk"])}</span>'
+        matchup = (
+            f"{_text(game['away_team'])}{_starter(game['away_starter'])} @ "
+            f"{_text(game['home_team'])}{_starter(game['home_starter'])}"
+            f' <span class="muted" data-field="status">{_text(game["status"])}</span>'
+        )
+        local = local_start(game["start_time_utc"], game["home_team_id"])
+        start = local.strftime("%H:%M %Z") if local is not None else ""
         prediction = data["predictions"].get(game["game_id"])
         markets = prediction.markets if prediction is not None else []
         if not markets:
@@ -253,19 +293,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
         for b in bets
     ]
     alerts = data["alerts"]
-    alerts_html = (
-        '<table id="alerts"><thead><tr><th>Severity</th><th>Kind</th><th>Subject</th><th>Message</th>'
-        "<th>Since</th></tr></thead><tbody>"
-        + "".join(
-            f'<tr><td class="text sev-{a.severity}">{a.severity}</td><td class="text">{html.escape(a.kind)}</td>'
-            f'<td class="text">{html.escape(a.subject)}</td><td class="text">{html.escape(a.message)}</td>'
-            f"<td>{a.created_at:%Y-%m-%d %H:%M}</td></tr>"
-            for a in alerts
-        )
-        + "</tbody></table>"
-        if alerts
-        else '<p class="muted" id="alerts-none">No open alerts.</p>'
-    )
+    alerts_html = _alerts_panel(alerts)
     total = data["recommendation"].total_stake if data["recommendation"] is not None else 0.0
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.serving.metrics import ApiMetrics
 from mlbedge.serving.models import ModelHolder
-from mlbedge.serving.ratelimit import Decision, RateLimiter, client_key
+from mlbedge.serving.ratelimit import Decision, RateLimiter, client_key, key_digest
 from mlbedge.settings import Settings
 from mlbedge.store.base import OnlineStore
 
@@ -56,6 +56,7 @@ class ServingState:
     metrics: ApiMetrics
     targets: list[str]
     database_url: str
+    api_keys: frozenset[str] = frozenset()
     _models_cache: tuple[float, Any] | None = field(default=None, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -102,6 +103,7 @@ class ServingState:
             metrics=metrics or ApiMetrics(),
             targets=targets,
             database_url=url,
+            api_keys=configured_keys(settings),
         )
         if load_models:
             state.models.load()
@@ -158,8 +160,19 @@ async def get_state(request: Request) -> ServingState:
     return request.app.state.serving  # type: ignore[no-any-return]
 
 
+def configured_keys(settings: Settings) -> frozenset[str]:
+    """The digests of the configured API keys (``api_keys``)."""
+    raw = settings.api_keys.get_secret_value() if settings.api_keys is not None else ""
+    return frozenset(key_digest(k.strip()) for k in raw.split(",") if k.strip())
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _client(request: Request) -> str:
-    return client_key(request.headers.get(API_KEY_HEADER), request.client.host if request.client else None)
+    state: ServingState = request.app.state.serving
+    return client_key(request.headers.get(API_KEY_HEADER), _address(request), state.api_keys)
 
 
 def _enforce(state: ServingState, decision: Decision) -> None:
@@ -189,18 +202,37 @@ async def rate_limit(request: Request) -> None:
 _bearer = HTTPBearer(auto_error=False, description="The admin token (MLBEDGE_ADMIN_TOKEN) as a Bearer token.")
 
 
-def require_admin(
+async def require_admin(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     """401 without a Bearer token, 403 with a wrong one (compared in constant time) or when no
-    admin token is configured."""
+    admin token is configured; 429 once the address has failed ``admin_failure_limit`` times in
+    ``admin_failure_window_seconds`` (checked before the token, so guessing stops)."""
+    state: ServingState = request.app.state.serving
+    settings = state.settings
+    who = f"ip:{_address(request) or 'unknown'}"
+    wait = await state.limiter.admin_blocked(who, settings.admin_failure_limit)
+    if wait is not None:
+        state.metrics.rate_limited.inc()
+        raise HTTPException(
+            status_code=429,
+            detail=f"admin route: too many failed authentications from this address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        _check_admin_token(state, credentials)
+    except HTTPException:
+        await state.limiter.admin_failed(who, settings.admin_failure_window_seconds)
+        raise
+
+
+def _check_admin_token(state: ServingState, credentials: HTTPAuthorizationCredentials | None) -> None:
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status_code=401,
             detail="admin route: send the admin token as 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    state: ServingState = request.app.state.serving
     configured = state.settings.admin_token
     if configured is None or not configured.get_secret_value():
         raise HTTPException(

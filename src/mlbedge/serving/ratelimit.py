@@ -2,8 +2,14 @@
 
 A fixed window per client, counted by one Lua script (INCR, and PEXPIRE on the window's first
 request), so every API process behind a load balancer shares the same counts and a check is one
-round trip. The client is its ``X-API-Key`` when it sends one (hashed: keys never reach Redis in
-clear), else its address.
+round trip. The client is its address, unless it sends one of the configured API keys
+(``api_keys``): then that key (hashed: keys never reach Redis in clear). A key nobody configured
+counts for nothing, so sending a new random key per request is limited like one client (and
+leaves no key per request in Redis).
+
+Failed admin authentications are counted per address in a window of their own
+(:meth:`RateLimiter.admin_blocked`, :meth:`RateLimiter.admin_failed`): past the limit the address
+is refused with 429 before its token is even compared.
 
 When the limiter's Redis is unreachable the request is let through and counted as an error, and
 checks pause for ``retry_seconds``: the limit protects the service, it must not take it down.
@@ -55,10 +61,18 @@ class Decision:
         return max(1, math.ceil(self.reset_seconds))
 
 
-def client_key(api_key: str | None, address: str | None) -> str:
-    """The identity a limit is counted under."""
+def key_digest(api_key: str) -> str:
+    """The short hash an API key is counted under."""
+    return hashlib.sha256(api_key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def client_key(api_key: str | None, address: str | None, known: frozenset[str] = frozenset()) -> str:
+    """The identity a limit is counted under: a configured key (``known`` holds their
+    :func:`key_digest`), else the address."""
     if api_key:
-        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+        digest = key_digest(api_key)
+        if digest in known:
+            return "key:" + digest
     return f"ip:{address or 'unknown'}"
 
 
@@ -118,6 +132,33 @@ class RateLimiter:
             return Decision(True, 0, self.limit, 0.0, checked=False)
         count = int(count)
         return Decision(count <= self.limit, count, self.limit, max(int(ttl_ms), 0) / 1000.0)
+
+    async def admin_blocked(self, client: str, limit: int) -> int | None:
+        """Seconds until ``client`` may try the admin token again, or None when it may now.
+        Never raises (an unreachable Redis blocks nobody: the token still has to match)."""
+        if time.monotonic() < self._paused_until:
+            return None
+        key = f"{self.prefix}:adminfail:{client}"
+        try:
+            client_ = self._redis()
+            count, ttl_ms = await client_.get(key), await client_.pttl(key)
+        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+            log.warning("rate limiter: Redis unreachable, admin failures not checked: %s", exc)
+            self._paused_until = time.monotonic() + self.retry_seconds
+            return None
+        if count is None or int(count) < limit:
+            return None
+        return max(1, math.ceil(max(int(ttl_ms), 0) / 1000))
+
+    async def admin_failed(self, client: str, window_seconds: float) -> None:
+        """Count one failed admin authentication of ``client``; never raises."""
+        try:
+            self._redis()
+            await self._script(
+                keys=[f"{self.prefix}:adminfail:{client}"], args=[max(1, int(window_seconds * 1000))]
+            )  # type: ignore[operator]
+        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+            log.warning("rate limiter: Redis unreachable, admin failure not counted: %s", exc)
 
     async def close(self) -> None:
         """Close the connection pool."""

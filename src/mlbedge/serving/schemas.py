@@ -76,9 +76,10 @@ class Readiness(_Out):
     """Whether the API can serve predictions, and what is missing when not."""
 
     ready: bool
-    missing: list[Literal["postgresql", "redis", "model"]] = Field(
+    missing: list[Literal["postgresql", "redis", "model", "online_store"]] = Field(
         description="Components that are down. Redis down with the PostgreSQL fallback on still serves "
-        "(degraded), so ``ready`` may be true with redis listed."
+        "(degraded), so ``ready`` may be true with redis listed; ``online_store``: Redis answers but is "
+        "empty or stale (games PostgreSQL has are missing), served from PostgreSQL while it refills."
     )
     degraded: bool = Field(description="Features would come from the PostgreSQL fallback right now.")
     checks: dict[str, Check]
@@ -99,9 +100,20 @@ class GameOut(_Out):
     home_team_id: int
     away_team_id: int
     start_time_utc: datetime | None = Field(description="Scheduled first pitch, when a source knows it.")
+    start_time_local: datetime | None = Field(
+        default=None, description="The same first pitch in the home park's time zone (its UTC offset)."
+    )
     as_of: datetime = Field(
         description="The cutoff: features and prices use only facts observed at or before it."
     )
+    game_pk: int | None = Field(default=None, description="MLB Stats API gamePk (live games).")
+    status: str = Field(
+        default="Scheduled",
+        description="MLB's detailed state for a live game (Scheduled, Pre-Game, In Progress, Final, "
+        "Postponed, ...); Final or Scheduled for a historical one.",
+    )
+    home_starter: str | None = Field(default=None, description="Probable (or actual) home starting pitcher.")
+    away_starter: str | None = Field(default=None, description="Probable (or actual) away starting pitcher.")
 
 
 class GamesResponse(_Out):
@@ -158,7 +170,12 @@ class Prediction(_Out):
     feature_completeness: float = Field(
         ge=0.0, le=1.0, description="Share of the row's features that are known (not null)."
     )
-    degraded: bool = Field(description="The features came from the PostgreSQL fallback (Redis unreachable).")
+    degraded: bool = Field(
+        description="The features came from the PostgreSQL fallback (Redis unreachable, or missing the game)."
+    )
+    features_source: Literal["online_store", "postgres"] = Field(
+        "online_store", description="Where the game's features were read: the online store or PostgreSQL."
+    )
     markets: list[MarketPrediction]
     unavailable: dict[str, str] = Field(
         default_factory=dict, description="Markets not predicted, with the reason (e.g. no champion model)."

@@ -1,17 +1,26 @@
-"""The one HTTP client every live source uses: polite per host, patient with 429/5xx, clear on 403.
+"""The one HTTP client every live source uses: polite per host, patient with 429/5xx, clear on 403,
+and bounded in time and memory.
 
 Every request made is returned as a :class:`FetchResult`, success or not, so the caller can store
-it raw (the time of every fetch survives, and so does every failure) before anything is parsed.
+it raw (the time of every fetch survives, and so does every failure) before anything is parsed;
+an attempt that is retried is handed to ``on_attempt`` first, so it is stored too.
+
+Bounds: each attempt has a total deadline (``timeout``: connect, headers and body together, so a
+body dripped byte by byte is cut off), a body larger than ``max_body_bytes`` is refused while it
+streams (never held whole), ``Retry-After`` is honoured up to ``retry_after_max`` (a server asking
+for longer is not retried this pass), retry delays carry jitter, and a caller's ``deadline`` (the
+source's budget for the pass) ends retries and shortens the last attempt.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +57,29 @@ class SourceHTTPError(SourceError):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (the clock every fetch is stamped with)."""
     return datetime.now(UTC)
+
+
+class ReplayClock:
+    """A clock that reads ``start`` when made and runs on from there at the real pace.
+
+    Replaying a recorded day as live: every fetch is stamped as if made at ``start`` (plus the
+    seconds the pass took, so fetches keep their order), and every rule that reads the fetch
+    time (``observed_at``, "fetched after first pitch") sees the replayed moment.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError(f"the replay time {start.isoformat()} has no time zone")
+        self.start = start.astimezone(UTC)
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+def clock_at(now: datetime | None) -> Callable[[], datetime]:
+    """The real UTC clock, or a :class:`ReplayClock` from ``now`` when given."""
+    return utcnow if now is None else ReplayClock(now)
 
 
 @dataclass(frozen=True)
@@ -132,6 +164,9 @@ class PoliteClient:
         max_retries: int = 4,
         backoff: float = 2.0,
         backoff_max: float = 120.0,
+        retry_after_max: float = 30.0,
+        max_body_bytes: int = 16 * 1024 * 1024,
+        jitter: float = 0.5,
         user_agent: str = "mlbedge",
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
@@ -139,9 +174,13 @@ class PoliteClient:
     ) -> None:
         self._intervals = dict(min_interval or {})
         self._default_interval = default_interval
+        self._timeout = timeout
         self._max_retries = max_retries
         self._backoff = backoff
         self._backoff_max = backoff_max
+        self._retry_after_max = retry_after_max
+        self._max_body_bytes = max_body_bytes
+        self._jitter = jitter
         self._clock = clock
         self._sleep = sleep
         self._next_allowed: dict[str, float] = {}
@@ -167,6 +206,8 @@ class PoliteClient:
             "max_retries": settings.http_max_retries,
             "backoff": settings.http_backoff_seconds,
             "backoff_max": settings.http_backoff_max_seconds,
+            "retry_after_max": settings.http_retry_after_max_seconds,
+            "max_body_bytes": settings.http_max_body_bytes,
             "user_agent": settings.http_user_agent,
         }
         options.update(overrides)
@@ -193,73 +234,129 @@ class PoliteClient:
             self._sleep(start - now)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter (a random share of up to ``jitter`` taken off, so many
+        clients retrying together spread out), at least what ``Retry-After`` asks."""
         delay = min(self._backoff * (2**attempt), self._backoff_max)
+        delay *= 1.0 - self._jitter * random.random()
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self._backoff_max))
+            delay = max(delay, retry_after)
         return delay
 
-    def fetch(self, request: Request) -> FetchResult:
-        """Make the request (with retries); never raises for HTTP trouble, the result says what happened."""
+    def fetch(
+        self,
+        request: Request,
+        *,
+        deadline: float | None = None,
+        on_attempt: Callable[[FetchResult], None] | None = None,
+    ) -> FetchResult:
+        """Make the request (with retries); never raises for HTTP trouble, the result says what happened.
+
+        ``deadline`` (a ``time.monotonic()`` value): no retry starts after it and no attempt runs
+        past it. ``on_attempt`` receives every attempt that is retried (the returned result is
+        the last attempt).
+        """
         host = urlsplit(request.url).netloc
         started = time.monotonic()
         attempt = 0
         while True:
             self._wait_turn(host, request.source)
-            retry_after: float | None = None
-            try:
-                response = self._client.get(
-                    request.url, params=dict(request.params), headers=dict(request.headers)
-                )
-            except httpx.TimeoutException as exc:
-                outcome = FetchResult(
-                    request,
-                    self._clock(),
-                    error=f"timed out after {attempt + 1} attempt(s): {type(exc).__name__}",
-                    error_kind="unavailable",
-                )
-            except httpx.TransportError as exc:
-                outcome = FetchResult(
-                    request,
-                    self._clock(),
-                    error=f"connection failed after {attempt + 1} attempt(s): {exc}",
-                    error_kind="unavailable",
-                )
-            except httpx.HTTPError as exc:  # invalid URL and the like: retrying cannot help
-                return FetchResult(
-                    request,
-                    self._clock(),
-                    attempts=attempt + 1,
-                    elapsed_ms=int((time.monotonic() - started) * 1000),
-                    error=f"request failed: {exc}",
-                    error_kind="http",
-                )
-            else:
-                outcome = FetchResult(
-                    request,
-                    self._clock(),
-                    http_status=response.status_code,
-                    body=response.content,
-                    content_type=response.headers.get("content-type"),
-                )
-                status = response.status_code
-                if 200 <= status < 300:
-                    pass
-                elif status == 403:
-                    outcome.error = (
-                        f"the source blocked the request (HTTP 403 Forbidden): {request.source} refuses "
-                        "this client; not retried, try again later or more slowly"
-                    )
-                    outcome.error_kind = "blocked"
-                elif status in RETRY_STATUSES:
-                    outcome.error = f"HTTP {status} after {attempt + 1} attempt(s)"
-                    outcome.error_kind = "unavailable"
-                    retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
-                else:
-                    outcome.error = f"HTTP {status}"
-                    outcome.error_kind = "http"
+            attempt_deadline = time.monotonic() + self._timeout
+            if deadline is not None:
+                attempt_deadline = min(attempt_deadline, deadline)
+            outcome, retry_after = self._attempt(request, attempt, attempt_deadline)
             outcome.attempts = attempt + 1
             outcome.elapsed_ms = int((time.monotonic() - started) * 1000)
             if outcome.error_kind != "unavailable" or attempt >= self._max_retries:
                 return outcome
-            self._sleep(self._delay(attempt, retry_after))
+            if retry_after is not None and retry_after > self._retry_after_max:
+                outcome.error = (
+                    f"{outcome.error}; the source asks to retry after {retry_after:.0f} s "
+                    f"(more than {self._retry_after_max:g} s): not retried this pass"
+                )
+                return outcome
+            delay = self._delay(attempt, retry_after)
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                outcome.error = f"{outcome.error}; the source's time budget for this pass is spent"
+                return outcome
+            if on_attempt is not None:
+                on_attempt(outcome)
+            self._sleep(delay)
             attempt += 1
+
+    def _attempt(self, request: Request, attempt: int, deadline: float) -> tuple[FetchResult, float | None]:
+        """One GET within ``deadline`` (connect, headers and every byte of the body), the body
+        streamed and refused once it passes ``max_body_bytes``; and the ``Retry-After`` asked."""
+        remaining = max(0.05, deadline - time.monotonic())
+        limit = self._max_body_bytes
+        try:
+            with self._client.stream(
+                "GET",
+                request.url,
+                params=dict(request.params),
+                headers=dict(request.headers),
+                timeout=httpx.Timeout(remaining),
+            ) as response:
+                declared = response.headers.get("content-length", "")
+                too_large = declared.isdigit() and int(declared) > limit
+                chunks: list[bytes] = []
+                size = 0
+                if not too_large:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            too_large = True
+                            break
+                        chunks.append(chunk)
+                        if time.monotonic() > deadline:
+                            raise _DeadlinePassedError
+                status = response.status_code
+                content_type = response.headers.get("content-type")
+                retry_header = response.headers.get("retry-after")
+        except _DeadlinePassedError:
+            return self._failed(
+                request, f"timed out after {attempt + 1} attempt(s): the body was still arriving at the "
+                f"{self._timeout:g} s deadline", "unavailable"
+            ), None  # fmt: skip
+        except httpx.TimeoutException as exc:
+            return self._failed(
+                request, f"timed out after {attempt + 1} attempt(s): {type(exc).__name__}", "unavailable"
+            ), None
+        except httpx.TransportError as exc:
+            return self._failed(
+                request, f"connection failed after {attempt + 1} attempt(s): {exc}", "unavailable"
+            ), None
+        except httpx.HTTPError as exc:  # invalid URL and the like: retrying cannot help
+            return self._failed(request, f"request failed: {exc}", "http"), None
+        if too_large:
+            # Not kept: holding it is what the limit prevents. Retrying would fetch it again.
+            outcome = FetchResult(request, self._clock(), http_status=status, content_type=content_type)
+            outcome.error = f"response body larger than {limit:,} bytes: refused"
+            outcome.error_kind = "http"
+            return outcome, None
+        outcome = FetchResult(
+            request, self._clock(), http_status=status, body=b"".join(chunks), content_type=content_type
+        )
+        retry_after: float | None = None
+        if 200 <= status < 300:
+            pass
+        elif status == 403:
+            outcome.error = (
+                f"the source blocked the request (HTTP 403 Forbidden): {request.source} refuses "
+                "this client; not retried, try again later or more slowly"
+            )
+            outcome.error_kind = "blocked"
+        elif status in RETRY_STATUSES:
+            outcome.error = f"HTTP {status} after {attempt + 1} attempt(s)"
+            outcome.error_kind = "unavailable"
+            retry_after = retry_after_seconds(retry_header, self._clock())
+        else:
+            outcome.error = f"HTTP {status}"
+            outcome.error_kind = "http"
+        return outcome, retry_after
+
+    def _failed(self, request: Request, error: str, kind: str) -> FetchResult:
+        return FetchResult(request, self._clock(), error=error, error_kind=kind)
+
+
+class _DeadlinePassedError(Exception):
+    """An attempt's total deadline passed while its body was still arriving."""

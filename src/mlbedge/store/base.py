@@ -52,14 +52,23 @@ class FeatureRow:
 class ReadResult:
     """What a read returns: the rows found (in the order asked), the ids not found, and where from.
 
-    ``degraded`` is true when Redis could not be reached and the rows came from PostgreSQL: the
-    API reports it so a caller knows the fast path is down.
+    ``degraded`` is true when any row came from PostgreSQL: Redis could not be reached (then
+    ``backend`` is ``postgres``), or Redis answered without these games (an empty or partly
+    lost store; their ids are in ``from_fallback``). The API reports it per game so a caller
+    knows the fast path did not serve it.
     """
 
     rows: list[FeatureRow]
     missing: list[str] = field(default_factory=list)
     degraded: bool = False
     backend: str = "redis"
+    from_fallback: frozenset[str] = frozenset()
+
+    def source_of(self, game_id: str) -> str:
+        """``postgres`` when this game's row came from PostgreSQL, else ``online_store``."""
+        if self.backend == "postgres" or game_id in self.from_fallback:
+            return "postgres"
+        return "online_store"
 
     def __iter__(self) -> Iterator[FeatureRow]:
         return iter(self.rows)

@@ -17,6 +17,7 @@ import psycopg
 from mlbedge.features.io import build_and_store, read_features
 from mlbedge.features.registry import feature_set_version, registry
 from mlbedge.settings import get_settings
+from mlbedge.training.asof_market import read_asof_probabilities
 from mlbedge.training.targets import Target, label_frame, read_labels
 
 
@@ -32,10 +33,12 @@ class TrainingData:
     labels: pl.DataFrame
     feature_set_version: str
     feature_names: tuple[str, ...]
+    # Each market's price quotable at each game's cutoff (the ``market_asof`` benchmark).
+    asof: pl.DataFrame | None = None
 
     def labelled(self, target: Target | str) -> pl.DataFrame:
         """The rows with ``target``'s label, line and benchmarks (see :func:`label_frame`)."""
-        return label_frame(self.features, self.labels, target)
+        return label_frame(self.features, self.labels, target, self.asof)
 
     @property
     def seasons(self) -> list[int]:
@@ -73,4 +76,5 @@ def load_training_data(
             "run `mlbedge features build --full`"
         )
     labels = read_labels(conn, seasons=seasons)
-    return TrainingData(features, labels, version, tuple(registry().names))
+    asof = read_asof_probabilities(conn, features, cutoff_minutes=cutoff, seasons=seasons)
+    return TrainingData(features, labels, version, tuple(registry().names), asof)

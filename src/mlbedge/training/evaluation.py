@@ -1,15 +1,19 @@
-"""Side by side: the model against the de-vigged opening and closing lines, on the same games.
+"""Side by side: the model against the market's de-vigged prices, on the same games.
 
-For each target and test season (and all seasons pooled) :func:`compare` scores the model's
-probabilities and the market's with log loss, Brier, AUC, ECE and accuracy, and gives a bootstrap
-interval of the per-game difference model - opening line (and model - closing line). A negative
-difference in log loss means the model is sharper than that line.
+Three benchmarks (see :mod:`mlbedge.training.asof_market`): ``market_open`` (the SBRO opening
+line), ``market_asof`` (the price quotable at the cutoff: the one a bet is placed at; in 2016
+Pinnacle's, otherwise the open) and ``market_close`` (the closing line). For each target and test
+season (and all seasons pooled) :func:`compare` scores the model's probabilities and each
+benchmark's with log loss, Brier, AUC, ECE and accuracy, and gives the per-game difference model -
+benchmark with a bootstrap interval over DATES (same-day games are correlated, so whole dates are
+resampled; every game its own block only when the rows carry no date). A negative difference in
+log loss means the model is sharper than that price.
 
 Scopes, because a benchmark may price only some games (see :mod:`mlbedge.training.targets`):
 
 - ``common``: the games every available benchmark prices (a benchmark is available in a group
   when it prices at least ``min_games`` of its games). All sources are scored on exactly these.
-- ``open`` (``close``): every game the opening (closing) line prices, model vs that line only;
+- ``open`` (``asof``, ``close``): every game that price covers, model vs that price only;
   reported when it holds more games than ``common`` (totals, whose closing line is often
   another total; the run line, whose opening price exists in 2016 only).
 
@@ -32,7 +36,8 @@ from mlbedge.scoring import accuracy, brier, ece, log_loss, mean_ci, per_game_lo
 from mlbedge.training.targets import get_target
 
 FloatArray = npt.NDArray[np.float64]
-SOURCES = ("model", "market_open", "market_close")
+SOURCES = ("model", "market_open", "market_asof", "market_close")
+SCOPES = {"market_open": "open", "market_asof": "asof", "market_close": "close"}
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     "target": pl.String(),
@@ -106,6 +111,7 @@ def _differences(
 ) -> list[dict]:
     y = rows["y"].to_numpy()
     model = rows["p_model"].to_numpy()
+    days = rows["date"].to_numpy() if "date" in rows.columns else None
     out = []
     for versus in sources:
         if versus == "model":
@@ -115,7 +121,7 @@ def _differences(
             ("log_loss", per_game_log_loss(model, y) - per_game_log_loss(market, y)),
             ("brier", (model - y) ** 2 - (market - y) ** 2),
         ):
-            interval = mean_ci(per_game, n_resamples=n_resamples, seed=seed)
+            interval = mean_ci(per_game, days=days, n_resamples=n_resamples, seed=seed)
             out.append(
                 {
                     "target": target,
@@ -137,8 +143,8 @@ def compare(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Scores per target, season (and pooled), scope and source; and the model - market differences.
 
-    ``predictions``: ``target, season, y, p_model, market_open, market_close`` (a walk-forward's
-    test predictions). Returns ``(scores, differences)`` frames (:data:`SCORE_SCHEMA`,
+    ``predictions``: ``target, season, y, p_model, market_open, market_close`` and optionally
+    ``market_asof`` and ``date`` (a walk-forward's test predictions). Returns ``(scores, differences)`` frames (:data:`SCORE_SCHEMA`,
     :data:`DIFF_SCHEMA`); rows without a label or a model prediction are left out.
     """
     scores: list[dict] = []
@@ -148,12 +154,14 @@ def compare(
         target = get_target(target_name)
         of_target = labelled.filter(pl.col("target") == target_name)
         for season, rows in _groups(of_target):
-            available = [s for s in SOURCES[1:] if rows[s].is_not_null().sum() >= min_games]
+            available = [
+                s for s in SOURCES[1:] if s in rows.columns and rows[s].is_not_null().sum() >= min_games
+            ]
             common = rows.filter(
                 pl.all_horizontal([pl.col(s).is_not_null() for s in available] or [pl.lit(True)])
             )
             scopes = [("common", common, available)]
-            for source, scope in (("market_open", "open"), ("market_close", "close")):
+            for source, scope in SCOPES.items():
                 if source in available:
                     priced = rows.filter(pl.col(source).is_not_null())
                     if priced.height > common.height:
@@ -182,20 +190,22 @@ def markdown_table(
     scores: pl.DataFrame, differences: pl.DataFrame, target: str, scope: str = "common"
 ) -> str:
     """One target's comparison as a Markdown table: per season, log loss / Brier of each source and
-    the model's log-loss difference with the opening line (the closing line in scope ``close``),
-    with its 95% interval. Regressions: RMSE of the model and of the quoted line."""
+    the model's log-loss difference with the opening line and with the price at as_of (the closing
+    line in scope ``close``), with 95% intervals over dates. Regressions: RMSE of the model and of
+    the quoted line."""
     rows = scores.filter((pl.col("target") == target) & (pl.col("scope") == scope))
     if rows.is_empty():
         return ""
     regression = rows["rmse"].is_not_null().any()
-    versus = "market_close" if scope == "close" else "market_open"
-    label = "closing" if scope == "close" else "opening"
+    versus = {"close": "market_close", "asof": "market_asof"}.get(scope, "market_open")
+    label = {"close": "closing", "asof": "as-of"}.get(scope, "opening")
     if regression:
         lines = [f"| season | games | model RMSE | {label} line RMSE |", "|---|---|---|---|"]
     else:
         lines = [
-            f"| season | games | model log loss / Brier | opening | closing | model - {label} (95% CI) |",
-            "|---|---|---|---|---|---|",
+            f"| season | games | model log loss / Brier | opening | at as_of | closing | model - {label} (95% CI) "
+            "| model - at as_of (95% CI) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
     for season in rows["season"].unique(maintain_order=True).to_list():
         group = {r["source"]: r for r in rows.filter(pl.col("season") == season).iter_rows(named=True)}
@@ -210,20 +220,20 @@ def markdown_table(
             r = group.get(source)
             return f"{r['log_loss']:.4f} / {r['brier']:.4f}" if r else "-"
 
-        diff = differences.filter(
-            (pl.col("target") == target)
-            & (pl.col("season") == season)
-            & (pl.col("scope") == scope)
-            & (pl.col("versus") == versus)
-            & (pl.col("metric") == "log_loss")
-        )
-        d = (
-            f"{diff['estimate'][0]:+.4f} ({diff['ci_low'][0]:+.4f}, {diff['ci_high'][0]:+.4f})"
-            if diff.height
-            else "-"
-        )
+        def gap(against: str, season: str = season) -> str:
+            diff = differences.filter(
+                (pl.col("target") == target)
+                & (pl.col("season") == season)
+                & (pl.col("scope") == scope)
+                & (pl.col("versus") == against)
+                & (pl.col("metric") == "log_loss")
+            )
+            if not diff.height:
+                return "-"
+            return f"{diff['estimate'][0]:+.4f} ({diff['ci_low'][0]:+.4f}, {diff['ci_high'][0]:+.4f})"
+
         lines.append(
             f"| {season} | {model['n_games']:,} | {cell('model')} | {cell('market_open')} "
-            f"| {cell('market_close')} | {d} |"
+            f"| {cell('market_asof')} | {cell('market_close')} | {gap(versus)} | {gap('market_asof')} |"
         )
     return "\n".join(lines)

@@ -9,9 +9,12 @@ Five targets, three of them markets a bet can be placed on:
   total (``total_open``, observed at the start of the game's local date, before every cutoff).
   Runs equal to the total are a push: no bet, no label (never a loss).
 - ``runline``: the home team covers its run line **as quoted at bet time**. The run line is
-  always ±1.5 with the favourite giving the runs, so the line follows from the moneyline at the
-  cutoff: home -1.5 when the home team is favoured (``ml_home_prob > 0.5``), else home +1.5.
-  Half-run lines never push.
+  usually ±1.5 with the favourite giving the runs, so the line labelled and benchmarked follows
+  from the moneyline at the cutoff: home -1.5 when the home team is favoured (``ml_home_prob >
+  0.5``), else home +1.5. Books also quote the other way round (the home favourite at +1.5), so
+  the model learns the handicap itself: every game is also fitted at the opposite handicap
+  (:func:`handicap_rows`), and ``target_line`` decides which side gets -1.5. Half-run lines never
+  push.
 - ``total_runs`` and ``run_diff``: regressions of the game's total runs and of the home run
   differential (home minus away).
 
@@ -67,7 +70,10 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # Columns every labelled frame carries besides the features (see :func:`label_frame`).
-LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close")
+LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close", "market_asof")
+# The run line's labelled frame also carries the home margin (a label, never an input): the
+# trainer prices the opposite handicap from it (:func:`handicap_rows`).
+MARGIN = "label_home_margin"
 
 
 @dataclass(frozen=True)
@@ -175,15 +181,22 @@ def _fair(frame: pl.DataFrame, a: str, b: str) -> np.ndarray:
     return np.asarray(fair_a, dtype=np.float64)
 
 
-def label_frame(features: pl.DataFrame, labels: pl.DataFrame, target: Target | str) -> pl.DataFrame:
+def label_frame(
+    features: pl.DataFrame, labels: pl.DataFrame, target: Target | str, asof: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The feature rows with the target's label, line and benchmark probabilities.
 
     Adds ``y`` (1/0 for binary targets, a number for regressions; null where the game has no
     result or pushes), ``target_line`` (the quoted total or run-line handicap; null for targets
     without a line), ``market_open`` and ``market_close`` (the de-vigged opening and closing
     probabilities of the same event; null where a price is missing or prices another line; for
-    ``total_runs`` the quoted totals themselves). Rows keep the features' order.
+    ``total_runs`` the quoted totals themselves), and ``market_asof``: the price quotable at the
+    cutoff, the one a bet is placed at, from ``asof``
+    (:func:`mlbedge.training.asof_market.read_asof_probabilities`; null without it). Rows keep the
+    features' order.
     """
+    from mlbedge.training.asof_market import market_asof
+
     target = get_target(target) if isinstance(target, str) else target
     frame = features.join(labels, on="game_id", how="left", suffix="_label")
     home, away = pl.col("home_score"), pl.col("away_score")
@@ -231,7 +244,32 @@ def label_frame(features: pl.DataFrame, labels: pl.DataFrame, target: Target | s
         market_open=m_open.cast(pl.Float64),
         market_close=m_close.cast(pl.Float64),
     )
+    labelled = labelled.with_columns(market_asof=market_asof(labelled, target.name, asof))
+    if target.name == "runline":
+        margin = pl.when(decided).then((home - away).cast(pl.Float64)).alias(MARGIN)
+        return labelled.select(*features.columns, *LABEL_COLUMNS, margin)
     return labelled.select(*features.columns, *LABEL_COLUMNS)
+
+
+def handicap_rows(labelled: pl.DataFrame) -> pl.DataFrame:
+    """Run-line rows at both handicaps: each labelled game again at the opposite home line, with
+    its label there (home covers ``-line`` when ``margin - line > 0``) and no market benchmark.
+
+    A model fitted on these cannot ignore ``target_line``: covering +1.5 (losing by one at most) is
+    always at least as likely as covering -1.5 (winning by two), and the model learns by how much.
+    Frames without the margin (not the run line) come back unchanged.
+    """
+    if MARGIN not in labelled.columns:
+        return labelled
+    flipped = labelled.filter(pl.col(MARGIN).is_not_null() & pl.col(TARGET_LINE).is_not_null()).with_columns(
+        pl.col(TARGET_LINE).neg(),
+        y=pl.when(pl.col(MARGIN) - pl.col(TARGET_LINE) != 0)
+        .then((pl.col(MARGIN) - pl.col(TARGET_LINE) > 0).cast(pl.Float64))
+        .cast(pl.Float64),
+        market_open=pl.lit(None, pl.Float64),
+        market_close=pl.lit(None, pl.Float64),
+    )
+    return pl.concat([labelled, flipped.select(labelled.columns)])
 
 
 def model_columns(feature_names: Sequence[str], target: Target | str) -> list[str]:

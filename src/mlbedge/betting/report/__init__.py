@@ -95,6 +95,13 @@ def _figure(chart_id: str, svg: str | None, caption: str, empty: str) -> str:
 # sections
 
 
+def _difference_cell(key: str) -> Any:
+    """A model - benchmark log-loss difference with its interval (over dates), or nothing."""
+    return lambda d: (
+        f"{d[key]['estimate']:+.4f}" + _ci(d[key]["ci"], lambda v: f"{v:+.4f}") if d.get(key) else ""
+    )
+
+
 def numbers_table(doc: Mapping[str, Any]) -> str:
     """The numbers of every market (and of all bets) as an HTML table."""
     columns = [m for m in (*MARKETS, "all") if m in doc]
@@ -113,18 +120,11 @@ def numbers_table(doc: Mapping[str, Any]) -> str:
         ("games scored", lambda d: f"{d['n_games']:,}"),
         ("model log loss", score("model", "log_loss")),
         ("opening line log loss", score("market_open", "log_loss")),
+        ("price at as_of (bet into) log loss", score("market_asof", "log_loss")),
         ("closing line log loss", score("market_close", "log_loss")),
-        (
-            "model - opening log loss (95% CI)",
-            lambda d: (
-                (
-                    f"{d['model_minus_open_log_loss']['estimate']:+.4f}"
-                    + _ci(d["model_minus_open_log_loss"]["ci"], lambda v: f"{v:+.4f}")
-                )
-                if d.get("model_minus_open_log_loss")
-                else ""
-            ),
-        ),
+        ("model - opening log loss (95% CI)", _difference_cell("model_minus_open_log_loss")),
+        ("model - price at as_of log loss (95% CI)", _difference_cell("model_minus_asof_log_loss")),
+        ("model - closing log loss (95% CI)", _difference_cell("model_minus_close_log_loss")),
         ("model Brier", score("model", "brier")),
         ("opening line Brier", score("market_open", "brier")),
         ("closing line Brier", score("market_close", "brier")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import psycopg
 from fastapi import APIRouter, Depends, Response
@@ -41,6 +42,16 @@ def _redis(state: ServingState) -> Check:
     return Check(ok=probe.ok, detail=probe.detail or probe.backend, latency_ms=probe.latency_ms)
 
 
+def _online_store(state: ServingState, redis_ok: bool) -> Check | None:
+    """Empty or stale online store (Redis answers but lacks what PostgreSQL has); None when
+    the store cannot tell (no PostgreSQL fallback) or Redis is down (the redis check says so)."""
+    coverage = getattr(state.store, "coverage", None)
+    if coverage is None or not redis_ok:
+        return None
+    probe = coverage(datetime.now(UTC).date())
+    return Check(ok=probe.ok, detail=probe.detail)
+
+
 @router.get(
     "/ready",
     response_model=Readiness,
@@ -49,7 +60,9 @@ def _redis(state: ServingState) -> Check:
 )
 def ready(state: ServingState = Depends(get_state)) -> Response:
     """200 when predictions can be served: PostgreSQL answers, a champion model is loaded, and Redis
-    answers (or, with the fallback on, its outage is covered by PostgreSQL: then ``degraded``)."""
+    answers (or, with the fallback on, its outage is covered by PostgreSQL: then ``degraded``).
+    ``online_store`` (with the fallback on) says whether Redis holds what PostgreSQL has: an empty
+    or stale store is listed in ``missing`` and ``degraded``, still ready (PostgreSQL answers)."""
     models = state.models.current
     checks = {
         "postgresql": _database(state),
@@ -60,9 +73,13 @@ def ready(state: ServingState = Depends(get_state)) -> Response:
             or "; ".join(f"{t}: {r}" for t, r in models.unavailable.items()),
         ),
     }
+    store = _online_store(state, checks["redis"].ok and checks["postgresql"].ok)
+    if store is not None:
+        checks["online_store"] = store
     missing = [name for name, check in checks.items() if not check.ok]
     fallback = state.settings.store_fallback and checks["postgresql"].ok
-    degraded = not checks["redis"].ok and fallback
+    # An empty or stale store is covered like a Redis outage: PostgreSQL answers the games.
+    degraded = (not checks["redis"].ok or (store is not None and not store.ok)) and fallback
     is_ready = checks["postgresql"].ok and checks["model"].ok and (checks["redis"].ok or fallback)
     body = Readiness(ready=is_ready, missing=missing, degraded=degraded, checks=checks)  # type: ignore[arg-type]
     return json_response(body, status_code=200 if is_ready else 503)

@@ -31,8 +31,11 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def to_predictions(batch: BatchPrediction, degraded: bool) -> list[Prediction]:
-    """Response models of a batch, one per row, in the rows' order."""
+def to_predictions(
+    batch: BatchPrediction, degraded: bool, read: ReadResult | None = None
+) -> list[Prediction]:
+    """Response models of a batch, one per row, in the rows' order. With ``read`` (the read the
+    rows came from) each game says where its features were read; else ``degraded`` says it."""
     columns: list[tuple[Any, ModelRef, list[float], list[float], list[float], list[float], list[float]]] = []
     for block in batch.markets:
         ref = ModelRef(
@@ -55,6 +58,9 @@ def to_predictions(batch: BatchPrediction, degraded: bool) -> list[Prediction]:
     completeness = batch.completeness.tolist()
     out = []
     for i, row in enumerate(batch.rows):
+        source = (
+            read.source_of(row.game_id) if read is not None else ("postgres" if degraded else "online_store")
+        )
         markets = []
         unavailable = dict(batch.unavailable)
         for market, ref, lines, p_a, m_a, edge_a, edge_b in columns:
@@ -89,7 +95,8 @@ def to_predictions(batch: BatchPrediction, degraded: bool) -> list[Prediction]:
                 as_of=row.as_of,
                 feature_set_version=row.feature_set_version,
                 feature_completeness=float(np.clip(completeness[i], 0.0, 1.0)),
-                degraded=degraded,
+                degraded=source == "postgres",
+                features_source=source,
                 markets=markets,
                 unavailable=unavailable,
             )
@@ -142,7 +149,7 @@ def build_router(batch_max: int) -> APIRouter:
                 status_code=404,
                 detail=f"game {game_id} not found: no features for it in the online store",
             )
-        predictions = to_predictions(predict_rows(models, result.rows), result.degraded)
+        predictions = to_predictions(predict_rows(models, result.rows), result.degraded, result)
         _count(state, predictions)
         return json_response(predictions[0])
 
@@ -161,7 +168,7 @@ def build_router(batch_max: int) -> APIRouter:
         models = state.models.current.require()
         ids: list[str] = body.game_ids  # type: ignore[attr-defined]
         result = _read(state, ids)
-        predictions = to_predictions(predict_rows(models, result.rows), result.degraded)
+        predictions = to_predictions(predict_rows(models, result.rows), result.degraded, result)
         by_id = {p.game_id: p for p in predictions}
         ordered = [by_id[g] for g in ids if g in by_id]
         _count(state, ordered)

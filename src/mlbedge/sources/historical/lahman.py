@@ -149,8 +149,9 @@ def load_lahman_files(
     *,
     progress: Progress | None = None,
 ) -> list[LoadSummary]:
-    """Load Lahman files named as in :data:`FILES` (``People.csv`` ...); the caller commits."""
-    return load_each(paths, "Lahman", lambda path: _load_file(conn, path), progress)
+    """Load Lahman files named as in :data:`FILES` (``People.csv`` ...), each in its own transaction:
+    a file that fails is reported in its summary and the others load."""
+    return load_each(paths, "Lahman", lambda path: _load_file(conn, path), progress, conn=conn, source=SOURCE)
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:

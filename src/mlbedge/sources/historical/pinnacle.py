@@ -32,7 +32,6 @@ Market odds from Pinnacle, via the ``pinnacle.data`` R package (Blume & Yan), GP
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,12 @@ from mlbedge.sources.historical.common import (
     DataFileError,
     LoadSummary,
     RawFile,
+    decode_lines,
+    decompressed,
+    load_guarded,
+    load_lock,
+    outside_season,
+    season_in_name,
     store_raw_file,
     write_parsed,
 )
@@ -165,7 +170,12 @@ def parse_pinnacle_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     and the row's ``pin_game_no`` when it had a readable one. Raises :class:`DataFileError` when
     the file is not a Pinnacle games file (missing columns).
     """
-    rows = _read_rows(raw, GAME_COLUMNS, "games")
+    games, quarantined, _ = _parse_games(raw)
+    return games, quarantined
+
+
+def _parse_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    rows, note = _read_rows(raw, GAME_COLUMNS, "games")
     codes = teams.codes(SOURCE)
     typed = rows.with_columns(
         pin_game_no=_integer("pin_game_no"),
@@ -184,7 +194,9 @@ def parse_pinnacle_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
         home_team_id=pl.col("_home").replace_strict(codes, default=None, return_dtype=pl.Int32),
     )
     all_star = pl.col("is_all_star").fill_null(False)
+    season = season_in_name(raw.name)
     checks = [
+        pl.col("line_reason"),
         _field_count_check(),
         _bad(
             "pin_game_no",
@@ -198,6 +210,11 @@ def parse_pinnacle_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
             "is not an ISO UTC time",
         ),
         _bad("game_date_et", pl.col("game_date_et").is_null(), "is not a YYYY-MM-DD date"),
+        _bad(
+            "game_date_et",
+            outside_season(pl.col("game_date_et"), season),
+            f"is not in the file's season {season}",
+        ),
         _bad(
             "doubleheader_game",
             ~pl.col("doubleheader_game").is_in([0, 1, 2]).fill_null(False),
@@ -218,7 +235,7 @@ def parse_pinnacle_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
         "raw_row",
         pl.col("pin_game_no").cast(pl.Int32, strict=False),
     )
-    return games, quarantined
+    return games, quarantined, note
 
 
 def parse_pinnacle_lines(
@@ -245,61 +262,74 @@ def load_pinnacle(
     """Load the Pinnacle games file and its line snapshots; one :class:`LoadSummary` per file.
 
     Each file's bytes go into ``raw.files`` before it is parsed; bad rows go to
-    ``staging.quarantine``. Idempotent: loading the same files again writes nothing. The caller
-    owns the transaction (nothing is committed here).
+    ``staging.quarantine``. Idempotent: loading the same files again writes nothing. Each file
+    loads in its own transaction; a file that cannot be loaded is reported in its summary's
+    ``error`` (the lines need the games: they are skipped when the games file fails). A lines
+    file cut short keeps the snapshots read before the cut and is reported as ``partial``.
     """
     task = progress.add_task("Pinnacle games", total=2) if progress is not None else None
+    parsed_games: list[tuple[pl.DataFrame, pl.DataFrame]] = []
 
-    games_raw = RawFile.read(games_path)
-    store_raw_file(conn, SOURCE, games_raw)
-    games, games_bad = parse_pinnacle_games(games_raw)
-    games_summary = write_parsed(
-        conn, SOURCE, games_raw, table=GAMES_TABLE, frame=games, key=GAMES_KEY,
-        quarantined=games_bad, rows_read=games.height + games_bad.height, flag_order=GAME_FLAGS,
-    )  # fmt: skip
-    if progress is not None and task is not None:
-        progress.update(task, advance=1, description="Pinnacle lines")
+    def load_games(path: Path) -> LoadSummary:
+        raw = RawFile.read(path)
+        store_raw_file(conn, SOURCE, raw)
+        games, bad, note = _parse_games(raw)
+        summary = write_parsed(
+            conn, SOURCE, raw, table=GAMES_TABLE, frame=games, key=GAMES_KEY,
+            quarantined=bad, rows_read=games.height + bad.height, flag_order=GAME_FLAGS,
+        )  # fmt: skip
+        summary.error = f"{raw.path}: {note}" if note else None
+        parsed_games.append((games, bad))
+        return summary
 
-    lines_raw = RawFile.read(lines_path)
-    store_raw_file(conn, SOURCE, lines_raw)
-    parsed = _parse_lines(lines_raw, games, games_bad)
-    lines_summary = write_parsed(
-        conn, SOURCE, lines_raw, table=LINES_TABLE, frame=parsed.lines, key=LINES_KEY,
-        quarantined=parsed.quarantined, rows_read=parsed.rows_read, flag_order=LINE_FLAGS,
-    )  # fmt: skip
-    if progress is not None and task is not None:
-        progress.advance(task)
+    def load_lines(path: Path) -> LoadSummary:
+        raw = RawFile.read(path)
+        store_raw_file(conn, SOURCE, raw)
+        games, bad = parsed_games[0]
+        parsed = _parse_lines(raw, games, bad)
+        summary = write_parsed(
+            conn, SOURCE, raw, table=LINES_TABLE, frame=parsed.lines, key=LINES_KEY,
+            quarantined=parsed.quarantined, rows_read=parsed.rows_read, flag_order=LINE_FLAGS,
+        )  # fmt: skip
+        summary.error = f"{raw.path}: {parsed.note}" if parsed.note else None
+        return summary
+
+    with load_lock(conn):
+        games_summary = load_guarded(conn, SOURCE, Path(games_path), load_games)
+        if progress is not None and task is not None:
+            progress.update(task, advance=1, description="Pinnacle lines")
+        if parsed_games:
+            lines_summary = load_guarded(conn, SOURCE, Path(lines_path), load_lines)
+        else:
+            lines_summary = LoadSummary(
+                source=SOURCE,
+                file_name=Path(lines_path).name,
+                error=f"{lines_path}: not loaded, its games file could not be loaded",
+            )
+        if progress is not None and task is not None:
+            progress.advance(task)
     return [games_summary, lines_summary]
 
 
 # --- reading --------------------------------------------------------------------------------
 
 
-def _text(raw: RawFile) -> str:
-    content = raw.content
-    if content[:2] == b"\x1f\x8b":  # gzip magic: the lines file ships compressed
-        try:
-            content = gzip.decompress(content)
-        except (OSError, EOFError) as exc:
-            raise DataFileError(raw.path, f"broken gzip stream: {exc}") from exc
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(raw.path, f"not UTF-8 text (byte {exc.start})") from exc
-
-
-def _read_rows(raw: RawFile, required: tuple[str, ...], kind: str) -> pl.DataFrame:
-    """One row per non-blank data line: ``row_number``, ``raw_row``, ``n_fields``, one text column
-    per required field (stripped; empty is null), plus ``<field>_text`` copies for messages.
+def _read_rows(raw: RawFile, required: tuple[str, ...], kind: str) -> tuple[pl.DataFrame, str | None]:
+    """One row per non-blank data line: ``row_number``, ``raw_row``, ``line_reason`` (a line that
+    cannot be read: not UTF-8, a NUL byte), ``n_fields``, one text column per required field
+    (stripped; empty is null), plus ``<field>_text`` copies for messages; and a note when the
+    file (a gzip stream) was cut short.
     """
-    lines = _text(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    header = [name.strip().strip('"').strip() for name in lines[0].split(",")] if lines else []
+    content, note = decompressed(raw)
+    lines = decode_lines(content, fallback=None)
+    first = lines["raw_row"][0] if lines.height else ""
+    header = [name.strip().strip('"').strip() for name in first.split(",")]
     missing = [name for name in required if name not in header]
     if missing:
         raise DataFileError(raw.path, f"not a Pinnacle {kind} file: header lacks {', '.join(missing)}", row=0)
     body = (
-        pl.DataFrame({"raw_row": lines[1:]}, schema={"raw_row": pl.String})
-        .with_row_index("row_number", offset=1)
+        lines.slice(1)
+        .select((pl.col("line_number") - 1).alias("row_number"), "raw_row", "line_reason")
         .filter(pl.col("raw_row").str.strip_chars() != "")
     )
     # The Pinnacle files quote nothing; a quoted cell is unwrapped, a comma inside quotes
@@ -315,13 +345,15 @@ def _read_rows(raw: RawFile, required: tuple[str, ...], kind: str) -> pl.DataFra
     for name in required:
         cell = pl.col(f"field_{header.index(name)}").str.strip_chars().str.strip_chars('"')
         cells.append(pl.when(cell.str.len_chars() > 0).then(cell).alias(name))
-    return split.select(
+    frame = split.select(
         pl.col("row_number").cast(pl.Int32),
         "raw_row",
+        "line_reason",
         pl.col("n_fields").cast(pl.UInt32),
         "n_header",
         *cells,
     ).with_columns(pl.col(name).alias(f"{name}_text") for name in required)
+    return frame, note
 
 
 # --- typing helpers -------------------------------------------------------------------------
@@ -449,6 +481,7 @@ class _ParsedLines:
     lines: pl.DataFrame
     quarantined: pl.DataFrame
     rows_read: int
+    note: str | None = None
 
     @property
     def pair(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -456,7 +489,7 @@ class _ParsedLines:
 
 
 def _parse_lines(raw: RawFile, games: pl.DataFrame, quarantined_games: pl.DataFrame | None) -> _ParsedLines:
-    rows = _read_rows(raw, LINE_COLUMNS, "lines")
+    rows, note = _read_rows(raw, LINE_COLUMNS, "lines")
     starts = games.select(
         pl.col("pin_game_no").cast(pl.Int64),
         pl.col("start_time_utc").alias("_start"),
@@ -476,6 +509,7 @@ def _parse_lines(raw: RawFile, games: pl.DataFrame, quarantined_games: pl.DataFr
     )
     game_no = pl.col("pin_game_no")
     checks = [
+        pl.col("line_reason"),
         _field_count_check(),
         _bad("pin_game_no", game_no.is_null(), "is not a game number"),
         pl.when(game_no.is_not_null() & pl.col("_known").is_null()).then(
@@ -508,6 +542,7 @@ def _parse_lines(raw: RawFile, games: pl.DataFrame, quarantined_games: pl.DataFr
         lines=_lines(typed.filter(pl.col("reason").is_null())),
         quarantined=quarantined,
         rows_read=rows.height,
+        note=note,
     )
 
 

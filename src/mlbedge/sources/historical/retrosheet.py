@@ -42,7 +42,10 @@ from mlbedge.sources.historical.common import (
     DataFileError,
     LoadSummary,
     RawFile,
+    decode_lines,
     load_each,
+    outside_season,
+    season_in_name,
     store_raw_file,
     write_parsed,
 )
@@ -185,6 +188,12 @@ def parse_retrosheet_lineups(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame, 
     shaped = lines.filter(pl.col("reason").is_null())
     fields = _split_fields(raw, shaped)
     typed = _typed(fields)
+    season = season_in_name(raw.name)
+    typed = typed.with_columns(
+        reason=pl.when(outside_season(pl.col("_date"), season))
+        .then(pl.format(f"date (field 1) '{{}}' is not in the file's season {season}", pl.col("date")))
+        .otherwise(pl.col("reason"))
+    )
     typed = _dedupe(typed)
     valid = typed.filter(pl.col("reason").is_null())
     games = _games(valid, raw)
@@ -210,7 +219,9 @@ def load_retrosheet_files(
     ``staging.quarantine``. Idempotent: loading the same files again writes nothing. The caller
     owns the transaction (nothing is committed here).
     """
-    return load_each(paths, "Retrosheet", lambda path: _load_file(conn, path), progress)
+    return load_each(
+        paths, "Retrosheet", lambda path: _load_file(conn, path), progress, conn=conn, source=SOURCE
+    )
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
@@ -221,9 +232,33 @@ def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
         conn, SOURCE, raw, table=TABLE, frame=games, key=KEY, quarantined=bad,
         rows_read=games.height + bad.height,
     )  # fmt: skip
-    # A game's lineup is written with it; a quarantined game has none.
+    # A game's lineup is written with it; a quarantined game has none, and a game an older
+    # version of this file had (deleted by write_parsed) takes its lineup with it.
+    season = season_in_name(raw.name)
+    conn.execute(
+        f"DELETE FROM {LINEUP_TABLE} l WHERE (%(season)s::int IS NULL OR extract(year FROM l.date) = %(season)s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {TABLE} g "
+        "WHERE g.date = l.date AND g.home_team_id = l.home_team_id AND g.game_num = l.game_num)",
+        {"season": season},
+    )
     upsert_frame(conn, LINEUP_TABLE, lineups, key=LINEUP_KEY)
+    _drop_orphan_lineups(conn, games)
     return summary
+
+
+def _drop_orphan_lineups(conn: psycopg.Connection, games: pl.DataFrame) -> None:
+    """Lineups of games no longer in the file's season (a newer version dropped or quarantined
+    them) go with their games: ``staging.retrosheet_lineups`` never outlives its game."""
+    if games.is_empty():
+        return
+    conn.execute(
+        """DELETE FROM staging.retrosheet_lineups l
+           WHERE l.date BETWEEN %s AND %s
+             AND NOT EXISTS (SELECT 1 FROM staging.retrosheet_games g
+                             WHERE g.date = l.date AND g.home_team_id = l.home_team_id
+                               AND g.game_num = l.game_num)""",
+        (games["date"].min(), games["date"].max()),
+    )
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -235,16 +270,10 @@ def _read_lines(raw: RawFile) -> pl.DataFrame:
     The shape is right when every field is well quoted and there are 161 of them; commas inside
     a quoted field do not count.
     """
-    try:
-        text = raw.content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Older Retrosheet releases are Latin-1 (accented names); every byte decodes.
-        text = raw.content.decode("latin-1")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Older Retrosheet releases are Latin-1 (accented names); each line decodes on its own.
     frame = (
-        pl.DataFrame({"raw_row": lines}, schema={"raw_row": pl.String})
-        .with_row_index("row_number", offset=1)
-        .with_columns(pl.col("row_number").cast(pl.Int32))
+        decode_lines(raw.content, fallback="latin-1")
+        .rename({"line_number": "row_number"})
         .filter(pl.col("raw_row").str.strip_chars() != "")
     )
     if frame.is_empty():
@@ -252,7 +281,9 @@ def _read_lines(raw: RawFile) -> pl.DataFrame:
     unquoted = pl.col("raw_row").str.replace_all(r'"[^"]*"', "")
     n_fields = unquoted.str.count_matches(",", literal=True) + 1
     return frame.with_columns(
-        reason=pl.when(~pl.col("raw_row").str.contains(_WELL_FORMED))
+        reason=pl.when(pl.col("line_reason").is_not_null())
+        .then(pl.col("line_reason"))
+        .when(~pl.col("raw_row").str.contains(_WELL_FORMED))
         .then(pl.lit("badly quoted field (a stray or unclosed double quote)"))
         .when(n_fields != N_FIELDS)
         .then(pl.format(f"{{}} fields, a game log line has {N_FIELDS}", n_fields))

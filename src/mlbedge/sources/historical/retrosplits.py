@@ -36,6 +36,8 @@ from mlbedge.sources.historical.common import (
     LoadSummary,
     RawFile,
     load_each,
+    outside_season,
+    season_in_name,
     store_raw_file,
     write_parsed,
 )
@@ -204,15 +206,16 @@ def file_kind(raw: RawFile) -> str:
         return "platoon"
     raise DataFileError(
         raw.path,
-        "neither a retrosplits teams file (game.key, game.source, ...) nor a pitching-platoon file "
-        "(YEAR, PHASE, RESP_PIT_ID, ...)",
-        row=0,
+        "the header is neither a retrosplits teams file (game.key, game.source, ...) nor a "
+        "pitching-platoon file (YEAR, PHASE, RESP_PIT_ID, ...)",
+        row=0,  # row 0 is the header, as in the other loaders
     )
 
 
 def parse_team_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One teams file as ``(team_games, quarantined)``: one row per game and team (see module doc)."""
     codes = teams.codes("retrosheet")
+    season = season_in_name(raw.name)
     typed = typed_rows(raw, TEAM_ROWS).with_columns(
         team_id=pl.col("team_key")
         .str.to_uppercase()
@@ -231,6 +234,8 @@ def parse_team_games(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
         .then(pl.format("team.key '{}' is not a known retrosheet team code", pl.col("team_key"))),
         pl.when(pl.col("opponent_id").is_null() & ~all_star)
         .then(pl.format("opponent.key '{}' is not a known retrosheet team code", pl.col("opponent_key"))),
+        pl.when(outside_season(pl.col("game_date"), season))
+        .then(pl.format(f"game.date '{{}}' is not in the file's season {season}", pl.col("game_date"))),
     ]  # fmt: skip
     extra = pl.concat_str(checks, separator="; ", ignore_nulls=True)
     typed = typed.with_columns(
@@ -268,6 +273,7 @@ def _one_row_per_team_game(rows: pl.DataFrame) -> pl.DataFrame:
 
 def parse_platoon(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One pitching-platoon file as ``(splits, quarantined)``."""
+    season = season_in_name(raw.name)
     typed = typed_rows(raw, PLATOON)
     hands = ["L", "R", "B", "?"]
     checks = [
@@ -275,6 +281,8 @@ def parse_platoon(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
         .then(pl.format("RESP_PIT_HAND_CD '{}' is not a hand", pl.col("pitcher_hand"))),
         pl.when(~pl.col("batter_hand").is_in(hands))
         .then(pl.format("RESP_BAT_HAND_CD '{}' is not a hand", pl.col("batter_hand"))),
+        pl.when(pl.lit(season is not None) & (pl.col("season") != season).fill_null(False))
+        .then(pl.format(f"YEAR '{{}}' is not the file's season {season}", pl.col("season"))),
     ]  # fmt: skip
     extra = pl.concat_str(checks, separator="; ", ignore_nulls=True)
     typed = typed.with_columns(
@@ -292,9 +300,12 @@ def load_retrosplits_files(
 ) -> list[LoadSummary]:
     """Load retrosplits teams and pitching-platoon files (told apart by header); the caller commits.
 
-    Raw bytes go to ``raw.files`` first, bad rows to ``staging.quarantine``; idempotent.
+    Raw bytes go to ``raw.files`` first, bad rows to ``staging.quarantine``; idempotent. Each
+    file loads in its own transaction: one that fails is reported in its summary, the others load.
     """
-    return load_each(paths, "retrosplits", lambda path: _load_file(conn, path), progress)
+    return load_each(
+        paths, "retrosplits", lambda path: _load_file(conn, path), progress, conn=conn, source=SOURCE
+    )
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:

@@ -41,7 +41,6 @@ the line after the header.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +55,9 @@ from mlbedge.sources.historical.common import (
     DataFileError,
     LoadSummary,
     RawFile,
+    decode_lines,
     load_each,
+    season_in_name,
     store_raw_file,
     write_parsed,
 )
@@ -203,10 +204,11 @@ def load_sbro_files(
     """Load SBRO season files into ``staging.sbro_games``; one :class:`LoadSummary` per file.
 
     Each file's bytes go into ``raw.files`` before it is parsed; bad rows go to
-    ``staging.quarantine``. Idempotent: loading the same files again writes nothing. The caller
-    owns the transaction (nothing is committed here).
+    ``staging.quarantine``. Idempotent: loading the same files again writes nothing. Each file
+    loads in its own transaction (a savepoint when the caller has one open); a file that cannot
+    be loaded is reported in its summary's ``error`` while the others load.
     """
-    return load_each(paths, "SBRO", lambda path: _load_file(conn, path), progress)
+    return load_each(paths, "SBRO", lambda path: _load_file(conn, path), progress, conn=conn, source=SOURCE)
 
 
 def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
@@ -220,14 +222,6 @@ def _load_file(conn: psycopg.Connection, path: Path) -> LoadSummary:
 
 
 # --- reading --------------------------------------------------------------------------------
-
-
-def _decode(raw: RawFile) -> str:
-    try:
-        return raw.content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Spreadsheet exports write ½ as the single byte 0xBD of Windows-1252.
-        return raw.content.decode("cp1252", errors="replace")
 
 
 def _is_workbook(raw: RawFile) -> bool:
@@ -271,26 +265,29 @@ def _workbook_text(raw: RawFile) -> str:
 
 
 def _season_from_name(raw: RawFile) -> int:
-    match = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", raw.name)
-    if match is None:
+    season = season_in_name(raw.name)
+    if season is None:
         raise DataFileError(raw.path, "no season column and no year in the file name")
-    return int(match.group(1))
+    return season
 
 
 def _read_rows(raw: RawFile) -> tuple[list[str], pl.DataFrame]:
     """The header's column names and one row per data line: row_number, raw_row, n_fields, fields."""
-    text = _workbook_text(raw) if _is_workbook(raw) else _decode(raw)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n \t")
-    lines = text.split("\n")
-    if not lines or not lines[0].strip():
+    # Each line is decoded on its own: spreadsheet exports write ½ as the single byte 0xBD of
+    # Windows-1252, and such a line must not turn the UTF-8 lines around it into mojibake.
+    content = _workbook_text(raw).encode() if _is_workbook(raw) else raw.content
+    lines = decode_lines(content, fallback="cp1252")
+    filled = lines.filter(pl.col("raw_row").str.strip_chars(" \t") != "")["line_number"].max()
+    lines = lines.filter(pl.col("line_number") <= (filled or 0))  # trailing blank lines are no rows
+    if lines.is_empty() or not lines["raw_row"][0].strip():
         raise DataFileError(raw.path, "empty file: expected an SBRO header row", row=0)
-    header = [name.strip().strip('"').strip() for name in lines[0].split(",")]
+    if lines["line_reason"][0] is not None:
+        raise DataFileError(raw.path, f"unreadable header: {lines['line_reason'][0]}", row=0)
+    header = [name.strip().strip('"').strip() for name in lines["raw_row"][0].split(",")]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise DataFileError(raw.path, f"not an SBRO file: header lacks {', '.join(missing)}", row=0)
-    body = pl.DataFrame({"raw_row": lines[1:]}, schema={"raw_row": pl.String}).with_row_index(
-        "row_number", offset=1
-    )
+    body = lines.slice(1).select((pl.col("line_number") - 1).alias("row_number"), "raw_row", "line_reason")
     # SBRO cells never hold commas or quotes, so a plain split is the whole CSV grammar needed;
     # a row with a different field count is quarantined rather than guessed at.
     wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
@@ -304,12 +301,23 @@ def _read_rows(raw: RawFile) -> tuple[list[str], pl.DataFrame]:
             fields=pl.col("raw_row").str.split_exact(",", len(header) - 1),
         )
         .unnest("fields")
-        .select(pl.col("row_number").cast(pl.Int32), "raw_row", "n_fields", *cells)
+        .select(pl.col("row_number").cast(pl.Int32), "raw_row", "line_reason", "n_fields", *cells)
     )
     for name in OPTIONAL_COLUMNS:
         if name not in header:
             fill = str(_season_from_name(raw)) if name == "season" else None
             rows = rows.with_columns(pl.lit(fill, pl.String).alias(name))
+    # A season column naming another year than the file's (a flipped byte: 2819) is no game of
+    # this file.
+    season = season_in_name(raw.name)
+    if season is not None:
+        wrong = pl.col("season").str.contains(r"^\d{4}$").fill_null(False) & (pl.col("season") != str(season))
+        rows = rows.with_columns(
+            line_reason=pl.coalesce(
+                "line_reason",
+                pl.when(wrong).then(pl.format(f"season '{{}}' is not the file's season {season}", "season")),
+            )
+        )
     return header, rows
 
 
@@ -381,7 +389,9 @@ def _typed_rows(rows: pl.DataFrame, n_header: int) -> pl.DataFrame:
     ]
     field_reasons = pl.concat_str(checks, separator="; ", ignore_nulls=True)
     reason = (
-        pl.when(pl.col("raw_row").str.strip_chars().str.replace_all(",", "") == "")
+        pl.when(pl.col("line_reason").is_not_null())
+        .then(pl.col("line_reason"))
+        .when(pl.col("raw_row").str.strip_chars().str.replace_all(",", "") == "")
         .then(pl.lit("blank line"))
         .when(pl.col("n_fields") != n_header)
         .then(pl.format("row has {} fields, expected {}", pl.col("n_fields"), pl.lit(n_header)))

@@ -17,7 +17,7 @@ from typing import Literal
 
 import polars as pl
 
-from mlbedge.sources.historical.common import DataFileError, RawFile
+from mlbedge.sources.historical.common import DataFileError, RawFile, decode_lines
 
 Kind = Literal["text", "int", "float", "date"]
 
@@ -57,17 +57,9 @@ class CsvSpec:
         }
 
 
-def decode(raw: RawFile) -> str:
-    """The file's text: UTF-8 (with or without BOM), else Latin-1 (every byte decodes)."""
-    try:
-        return raw.content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.content.decode("latin-1")
-
-
 def header_of(raw: RawFile) -> list[str]:
     """The header line's column names (quotes removed)."""
-    first = decode(raw).lstrip().split("\n", 1)[0].rstrip("\r")
+    first = raw.content.lstrip().split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
     return [name.strip().strip('"') for name in first.split(",")]
 
 
@@ -75,18 +67,20 @@ def typed_rows(raw: RawFile, spec: CsvSpec) -> pl.DataFrame:
     """Every data row typed per ``spec``, with ``row_number``, ``raw_row`` and ``reason``.
 
     ``reason`` is null for a good row. Raises :class:`DataFileError` when the header lacks a
-    column of the spec or the file has no data rows.
+    column of the spec or the file has no data rows. Each line is decoded on its own: a line that
+    is not UTF-8 or holds a NUL byte is quarantined, not the file.
     """
-    text = decode(raw)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    header = [name.strip().strip('"') for name in lines[0].split(",")]
+    lines = decode_lines(raw.content, fallback=None)
+    if lines.is_empty() or lines["line_reason"][0] is not None:
+        raise DataFileError(raw.path, f"not a {spec.what}: the header is not readable text", row=0)
+    head = lines["raw_row"][0]
+    header = [name.strip().strip('"') for name in head.split(",")]
     missing = [c.header for c in spec.columns if c.header not in header]
     if missing:
         raise DataFileError(raw.path, f"not a {spec.what}: the header lacks {', '.join(missing)}", row=0)
     frame = (
-        pl.DataFrame({"raw_row": lines[1:]}, schema={"raw_row": pl.String})
-        .with_row_index("row_number", offset=1)
-        .with_columns(pl.col("row_number").cast(pl.Int32))
+        lines.slice(1)
+        .select((pl.col("line_number") - 1).alias("row_number"), "raw_row", "line_reason")
         .filter(pl.col("raw_row").str.strip_chars() != "")
     )
     if frame.is_empty():
@@ -94,13 +88,16 @@ def typed_rows(raw: RawFile, spec: CsvSpec) -> pl.DataFrame:
     unquoted = pl.col("raw_row").str.replace_all(r'"[^"]*"', "")
     n_fields = unquoted.str.count_matches(",", literal=True) + 1
     frame = frame.with_columns(
-        reason=pl.when(~pl.col("raw_row").str.contains(_WELL_FORMED))
+        reason=pl.when(pl.col("line_reason").is_not_null())
+        .then(pl.col("line_reason"))
+        .when(~pl.col("raw_row").str.contains(_WELL_FORMED))
         .then(pl.lit("badly quoted field (a stray or unclosed double quote)"))
         .when(n_fields != len(header))
         .then(pl.format(f"{{}} fields, the header has {len(header)}", n_fields))
     )
+    frame = frame.drop("line_reason")
     shaped = frame.filter(pl.col("reason").is_null())
-    source = "\n".join([lines[0], *shaped["raw_row"]])
+    source = "\n".join([head, *shaped["raw_row"]])
     typed = _read_typed(source, spec, shaped) if not shaped.is_empty() else None
     if typed is None:
         typed = _typed_slowly(raw, source, spec, shaped)

@@ -1,0 +1,145 @@
+"""What a strategy sees (the context) and the model strategy that bets by the one betting rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from mlbedge.betting.backtest._inputs import (
+    _CLOSE_SCHEMA,
+    QUOTE_COLUMNS,
+    _quote_schema,
+    closing_line_value,
+)
+from mlbedge.betting.backtest._result import _OPTIONAL_BET_COLUMNS, BET_COLUMNS, SETTLED_SCHEMA
+from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.betting.strategy import BetRule
+from mlbedge.domain.markets import MARKETS
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# ----------------------------------------------------------------------------------------------
+# the context and the strategy
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a strategy knows at ``as_of``: nothing observed later (see the module notes).
+
+    ``games``: the round's schedule (:data:`SCHEDULE_COLUMNS`). ``features``: their feature rows.
+    ``quotes``: the prices offered (:data:`QUOTE_COLUMNS`). ``bankroll``: starting amount plus the
+    profit of own bets settled by ``as_of``; ``pending_stake``: staked on bets still open (cash at
+    hand is ``bankroll - pending_stake``). :attr:`history`: own bets settled by ``as_of``.
+    """
+
+    as_of: datetime
+    date: date
+    games: pl.DataFrame
+    features: pl.DataFrame
+    quotes: pl.DataFrame
+    bankroll: float
+    pending_stake: float
+    _history: Callable[[], pl.DataFrame] = field(repr=False)
+
+    @property
+    def cash(self) -> float:
+        """What can still be staked: the bankroll less the stakes of open bets."""
+        return self.bankroll - self.pending_stake
+
+    @property
+    def history(self) -> pl.DataFrame:
+        """Own bets whose results were observed by ``as_of``, with ``result`` and ``profit``."""
+        return self._history()
+
+
+class Strategy(Protocol):
+    """Called once per round with the context; returns the bets (:data:`BET_COLUMNS`, optionally
+    ``probability`` and ``edge``; rows with no stake are ignored)."""
+
+    def __call__(self, context: Context) -> pl.DataFrame: ...
+
+
+class ProbabilityModel(Protocol):
+    """A fitted binary model: its input columns and calibrated probabilities for a matrix of them
+    (:class:`mlbedge.training.artifact.ServingModel` is one)."""
+
+    feature_names: list[str]
+
+    def predict_many(self, x: npt.ArrayLike) -> FloatArray: ...
+
+
+def empty_bets() -> pl.DataFrame:
+    """A bet frame with no rows."""
+    return pl.DataFrame(schema={k: SETTLED_SCHEMA[k] for k in (*BET_COLUMNS, *_OPTIONAL_BET_COLUMNS)})
+
+
+def empty_history() -> pl.DataFrame:
+    """A settled-bet frame (:attr:`BacktestResult.bets`) with no rows."""
+    return closing_line_value(pl.DataFrame(schema=SETTLED_SCHEMA), pl.DataFrame(schema=_CLOSE_SCHEMA))
+
+
+def model_probabilities(
+    models: Mapping[str, ProbabilityModel], quotes: pl.DataFrame, features: pl.DataFrame
+) -> pl.DataFrame:
+    """``quotes`` of the modelled markets with ``p_a``: the model's probability of side a (home,
+    over) at the quote's own line (the model's ``target_line`` input)."""
+    frames = []
+    for name, model in models.items():
+        rows = quotes.filter(pl.col("market") == name)
+        if rows.is_empty():
+            continue
+        rows = rows.join(features, on="game_id", how="inner", suffix="_feature")
+        if rows.is_empty():
+            continue
+        rows = rows.with_columns(target_line=pl.col("line"))
+        present = set(rows.columns)
+        absent = [c for c in model.feature_names if c not in present]
+        if absent:
+            raise ValueError(f"the {name} model reads input(s) the features lack: {absent[:5]}")
+        inputs = rows.select(pl.col(model.feature_names).cast(pl.Float64))
+        p = np.asarray(model.predict_many(inputs.to_numpy()), dtype=np.float64)
+        frames.append(rows.select(*QUOTE_COLUMNS).with_columns(p_a=pl.Series(p, dtype=pl.Float64)))
+    if not frames:
+        return pl.DataFrame(schema={**_quote_schema(), "p_a": pl.Float64()})
+    return pl.concat(frames)
+
+
+class ModelStrategy:
+    """Bet where a model's probability beats an offered price, by the one betting rule.
+
+    Each round, every offered quote of a modelled market is priced by the market's model at the
+    quote's own line (:func:`model_probabilities`) and handed to
+    :class:`mlbedge.betting.strategy.BetRule` (both sides, the edge, the best book per side, the
+    slate sized by the staking policy with the exposure cap reduced by what earlier rounds still
+    have at stake) -- the rule the API's recommendations follow too.
+    """
+
+    def __init__(self, models: Mapping[str, ProbabilityModel], policy: StakingPolicy | None = None) -> None:
+        unknown = [m for m in models if m not in MARKETS]
+        if unknown:
+            raise ValueError(f"models for unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
+        self.models = dict(models)
+        self.policy = policy or StakingPolicy()
+        self.rule = BetRule(self.policy)
+
+    def candidates(self, context: Context) -> pl.DataFrame:
+        """Both sides of every modelled quote: ``game_id, market, side, book, line, odds, probability, edge``."""
+        priced = model_probabilities(self.models, context.quotes, context.features)
+        return self.rule.candidates(priced).drop("observed_at")
+
+    def __call__(self, context: Context) -> pl.DataFrame:
+        """The round's bets."""
+        if context.quotes.is_empty():
+            return empty_bets()
+        priced = model_probabilities(self.models, context.quotes, context.features)
+        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
+        if decision.bets.is_empty():
+            return empty_bets()
+        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
