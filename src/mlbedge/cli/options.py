@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +25,26 @@ HomeOption = typer.Option(
     file_okay=False,
     resolve_path=True,
 )
+
+
+def parse_date(text: str | None, option: str = "--date") -> date | None:
+    """``YYYY-MM-DD`` as a date (None stays None); a bad value is a usage error naming ``option``."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option} {text!r} is not a date YYYY-MM-DD") from exc
+
+
+def parse_dates(text: str | None, option: str = "--date") -> list[date] | None:
+    """A comma-separated list of ``YYYY-MM-DD`` dates, sorted and unique (None stays None)."""
+    if text is None:
+        return None
+    return sorted({d for part in text.split(",") if (d := parse_date(part, option)) is not None})
+
+
+RoundsOption = typer.Option(None, "--rounds", help="Cap on boosting rounds (default: the trainer's).")
 
 
 def settings_for(home: Path | None) -> Settings:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_now, settings_for
+from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_date, parse_now, settings_for
 from mlbedge.pipeline import (
     STEPS,
     PipelineConfig,
@@ -26,15 +26,6 @@ app = typer.Typer(
 )
 
 _STYLE = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
-
-
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--date {text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _steps(text: str | None) -> list[str] | None:
@@ -93,7 +84,7 @@ def run(
 
     settings = settings_for(home)
     replay = parse_now(now)
-    when = _date(day) or slate_day(replay or datetime.now(UTC))
+    when = parse_date(day) or slate_day(replay or datetime.now(UTC))
     config = PipelineConfig(
         bankroll=bankroll,
         retries=retries,
@@ -154,7 +145,7 @@ def status(
 ) -> None:
     """The latest step attempts: status, seconds, counts, errors."""
     settings = settings_for(home)
-    frame = step_history(settings, _date(day), limit)
+    frame = step_history(settings, parse_date(day), limit)
     if frame.is_empty():
         console.print("no pipeline runs recorded yet")
         return

@@ -24,25 +24,28 @@ from mlbedge.features import prices
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.io import copy_frame
 from mlbedge.features.prices import OPENING_COLUMNS, offered_quotes
+from mlbedge.games.schema import games_columns
 from mlbedge.storage.database import fetch_frame
 
-SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "date": pl.Date(),
-    "game_type": pl.String(),
-    "home_team": pl.String(),
-    "away_team": pl.String(),
-    "home_team_id": pl.Int64(),
-    "away_team_id": pl.Int64(),
-    "start_time_utc": TIMESTAMP,
-    "pin_game_no": pl.Int64(),
-    "game_pk": pl.Int64(),
-    "home_starter": pl.String(),
-    "away_starter": pl.String(),
-    "home_score": pl.Int64(),
-    "away_score": pl.Int64(),
-    **OPENING_COLUMNS,
-}
+SCHEDULE_SCHEMA: dict[str, pl.DataType] = games_columns(
+    [
+        "game_id",
+        "date",
+        "game_type",
+        "home_team",
+        "away_team",
+        "home_team_id",
+        "away_team_id",
+        "start_time_utc",
+        "pin_game_no",
+        "game_pk",
+        "home_starter",
+        "away_starter",
+        "home_score",
+        "away_score",
+        *OPENING_COLUMNS,
+    ]
+)
 
 
 def games_on(conn: psycopg.Connection, day: date, cutoff_minutes: int) -> pl.DataFrame:

@@ -226,7 +226,9 @@ def label_frame(
         line = pl.when(favoured.is_not_null()).then(pl.when(favoured > 0.5).then(-1.5).otherwise(1.5))
         margin = (home - away).cast(pl.Float64) + line
         y = pl.when(decided & line.is_not_null() & (margin != 0)).then((margin > 0).cast(pl.Float64))
-        m_open = pl.when(pl.col("rl_home_line") == line).then(pl.col("rl_home_cover_prob"))
+        # The opening run-line price: each book's first run-line quote (no SBRO open exists), not
+        # the price at the cutoff (that one is market_asof).
+        m_open = pl.when(pl.col("rl_home_line") == line).then(pl.col("rl_home_cover_prob_open"))
         m_close = pl.when(pl.col("home_rl") == line).then(pl.col("_rl_close"))
     elif target.name == "total_runs":
         line = pl.col("total_open")

@@ -36,6 +36,7 @@ import polars as pl
 from sklearn.base import BaseEstimator
 
 from mlbedge.scoring import log_loss
+from mlbedge.settings import Settings
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
 from mlbedge.training.targets import Target, handicap_rows, model_columns
@@ -374,6 +375,15 @@ class TrainedModel:
     def to_serving(self) -> ServingModel:
         """The serving form, carrying :meth:`meta`."""
         return self.model.to_serving(self.meta())
+
+
+def model_params(settings: Settings, rounds: int | None = None) -> dict[str, object]:
+    """The trainer's keyword arguments the settings decide: its threads, and ``rounds`` (a cap on
+    boosting rounds) when given. Every command that trains takes them from here."""
+    params: dict[str, object] = {"num_threads": settings.train_num_threads}
+    if rounds is not None:
+        params["num_boost_round"] = rounds
+    return params
 
 
 def fit_target(
