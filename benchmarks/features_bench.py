@@ -1,6 +1,7 @@
 """Feature pipeline benchmarks (goals: full build <= 10 s and <= 2 GiB; one new day <= 1 s).
 
-1. Full build of every game: SBRO 2010-2020 + Pinnacle 2016 line snapshots + Retrosheet, read
+1. Full build of every game: SBRO 2010-2020 + Pinnacle 2016 line snapshots + Retrosheet game logs
+   (lineups, starters) + Lahman + retrosplits (player-level families), read
    from PostgreSQL, computed, validated, written to ``curated.game_features`` and Parquet. Runs in
    a child process so that its peak memory (max RSS) is its own.
 2. Incremental build of one new day: the games of 2016-09-15 arrive after everything before
@@ -37,8 +38,10 @@ from mlbedge.features.pipeline import FeatureInputs
 from mlbedge.games.link import rebuild_games
 from mlbedge.settings import Settings
 from mlbedge.sources.historical.files import historical_files
+from mlbedge.sources.historical.lahman import load_lahman_files
 from mlbedge.sources.historical.pinnacle import load_pinnacle
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+from mlbedge.sources.historical.retrosplits import load_retrosplits_files
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.migrations import migrate
 
@@ -55,6 +58,8 @@ def _load_everything(url: str) -> float:
                 load_sbro_files(conn, files.sbro),
                 load_pinnacle(conn, files.pinnacle_games, files.pinnacle_lines),
                 load_retrosheet_files(conn, files.retrosheet),
+                load_lahman_files(conn, files.lahman),
+                load_retrosplits_files(conn, files.retrosplits),
                 rebuild_games(conn),
             )
         )

@@ -1,4 +1,5 @@
-"""Real data for the feature tests: SBRO 2015-2016, Retrosheet 2015, Pinnacle 2016, loaded once.
+"""Real data for the feature tests: SBRO 2015-2016, Retrosheet 2015-2016, Pinnacle 2016, Lahman,
+retrosplits team games 2015-2016 and platoon splits 2012-2015, loaded once.
 
 The files are loaded by the project's own loaders into one session database on the machine's
 PostgreSQL, linked into curated.games, and read back the way the pipeline reads them. Tests that
@@ -24,8 +25,10 @@ from psycopg import sql
 from mlbedge.features.io import copy_frame, read_inputs
 from mlbedge.features.pipeline import GAME_COLUMNS, FeatureInputs, build_features
 from mlbedge.games.link import rebuild_games
+from mlbedge.sources.historical.lahman import load_lahman_files
 from mlbedge.sources.historical.pinnacle import load_pinnacle
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
+from mlbedge.sources.historical.retrosplits import load_retrosplits_files
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.migrations import migrate
 from tests.conftest import ADMIN_URL, DATA_DIR, drop_database
@@ -51,7 +54,15 @@ def loaded_db() -> Iterator[str]:
         with psycopg.connect(url) as conn:
             migrate(conn)
             load_sbro_files(conn, [DATA_DIR / "sbr" / f"mlb_odds_sbr_{s}.csv" for s in SEASONS])
-            load_retrosheet_files(conn, [DATA_DIR / "retrosheet" / "GL2015.TXT"])
+            load_retrosheet_files(conn, [DATA_DIR / "retrosheet" / f"GL{s}.TXT" for s in SEASONS])
+            # Player-level data: season rows of the three seasons before each game's season.
+            load_lahman_files(conn, sorted((DATA_DIR / "lahman").glob("*.csv")))
+            splits_dir = DATA_DIR / "retrosplits"
+            load_retrosplits_files(
+                conn,
+                [splits_dir / f"teams-{s}.csv" for s in SEASONS]
+                + [splits_dir / f"pitching-platoon-{s}.csv" for s in range(SEASONS[0] - 3, SEASONS[-1])],
+            )
             pin = DATA_DIR / "pinnacle_2016"
             load_pinnacle(conn, pin / "pinnacle_mlb2016_games.csv", pin / "pinnacle_mlb2016_lines.csv.gz")
             rebuild_games(conn)

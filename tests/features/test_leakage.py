@@ -37,6 +37,10 @@ def _pool(live_baseline: pl.DataFrame, family: Family) -> list[str]:
         Family.TEMPORAL: pl.col("home_rest_days").is_not_null(),
         Family.MARKET: pl.col("market_books").str.contains("pinnacle").fill_null(False),
         Family.SPLITS: pl.col("splits_book_count") > 0,
+        Family.STARTER: (pl.col("home_sp_starts_season_id") >= 1) & (pl.col("away_sp_starts_season_id") >= 1),
+        Family.AVAILABILITY: pl.col("home_lineup_regulars_woba").is_not_null()
+        & pl.col("away_lineup_regulars_woba").is_not_null(),
+        Family.BULLPEN: (pl.col("home_bp_relievers_l3") > 0) & (pl.col("away_bp_relievers_l3") > 0),
     }
     return b.filter(conditions[family])["game_id"].sort().to_list()
 
@@ -76,7 +80,17 @@ def test_facts_observed_after_the_cutoff_never_change_a_games_features(
 
 
 @pytest.mark.parametrize(
-    "family", [Family.TEAM, Family.PITCHER, Family.MARKET, Family.SPLITS], ids=lambda f: f.value
+    "family",
+    [
+        Family.TEAM,
+        Family.PITCHER,
+        Family.MARKET,
+        Family.SPLITS,
+        Family.STARTER,
+        Family.AVAILABILITY,
+        Family.BULLPEN,
+    ],
+    ids=lambda f: f.value,
 )
 def test_the_alterations_do_reach_features_when_made_before_the_cutoff(
     family: Family, live_inputs: FeatureInputs, live_baseline: pl.DataFrame

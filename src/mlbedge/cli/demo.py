@@ -89,6 +89,12 @@ def _features(settings: Settings) -> None:
         f"{report.written:,} games' features written (feature set {report.version}, "
         f"seasons {report.seasons[0] if report.seasons else '-'}..{report.seasons[-1] if report.seasons else '-'})"
     )
+    from mlbedge.features.showcase import describe, example_game
+
+    with connect(settings) as conn:
+        example = example_game(conn)
+    for line in describe(example) if example else []:
+        console.print(line)
 
 
 def _train(settings: Settings, seasons: list[int], rounds: int) -> None:

@@ -7,6 +7,7 @@ commands so that the rest of the CLI starts without them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -205,6 +206,22 @@ def promote(
     )
 
 
+def _without_families(names: Sequence[str], families: str) -> list[str]:
+    """``names`` less the features of the comma-separated ``families`` (BadParameter names an unknown one)."""
+    from mlbedge.features.registry import Family, registry
+
+    dropped: set[str] = set()
+    for text in filter(None, (f.strip() for f in families.split(","))):
+        try:
+            family = Family(text)
+        except ValueError:
+            raise typer.BadParameter(
+                f"unknown family {text!r}; known: {', '.join(f.value for f in Family)}"
+            ) from None
+        dropped |= {f.name for f in registry().family(family)}
+    return [n for n in names if n not in dropped]
+
+
 @models_app.command("evaluate")
 def evaluate(
     test_seasons: str = typer.Option(
@@ -219,6 +236,9 @@ def evaluate(
     ),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the comparison to MLflow."),
     rounds: int | None = RoundsOption,
+    drop_families: str = typer.Option(
+        "", "--drop-families", help="Comma-separated feature families left out (an ablation)."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Walk-forward: the model against the de-vigged opening line, the price at the cutoff (the one
@@ -242,8 +262,9 @@ def evaluate(
     except (MissingFeaturesError, ValueError) as exc:
         raise fail(str(exc)) from exc
     labelled = {t.name: data.labelled(t) for t in chosen}
+    feature_names = _without_families(data.feature_names, drop_families)
     result = run_walk_forward(
-        labelled, chosen, folds, data.feature_names, model_params=model_params(settings, rounds)
+        labelled, chosen, folds, feature_names, model_params=model_params(settings, rounds)
     )
     scores, differences = compare(result.predictions)
     for target in chosen:

@@ -43,6 +43,20 @@ def render_feature_docs() -> str:
         "- The **SBRO opening line** is observed at the start of the game's local date.",
         "- **Snapshots** (Pinnacle lines, live quotes and splits) are observed at their own `observed_at`.",
         "- The **schedule** and the **listed starters** are pre-game facts.",
+        "- A **season-level row** (Lahman batting and pitching, retrosplits platoon splits) of season Y is "
+        "observed at **Y+1-01-01 00:00 UTC**, after that season's last game: a game of season S sees "
+        "seasons up to S-1 only.",
+        "- A **team-game row** (retrosplits totals, the game log's pitchers used, the lineup a team used, "
+        "who actually started) is observed at the end of its game's local date, like a result; a "
+        "**suspended game**'s at the end of its **completion date**.",
+        "- The **listed starter** (SBRO's, resolved to a Retrosheet id) is known when the opening line is "
+        "made. Where an opener or a late scratch threw the first pitch instead, the listed one is the "
+        "pre-game fact; the actual starter of a game is never read for that game.",
+        "- A game's **own lineup** is posted a few hours before first pitch: it is observed 120 minutes "
+        "before first pitch, and only where the start time is known (Pinnacle 2016, live). Where it is "
+        "not, it is never observed, so the start-of-local-date `as_of` cannot see it. Features built on it "
+        "are only worth judging against the price quotable at the cutoff, never against the opening "
+        "line (by lineup time the price has moved).",
         "- Every fact reaches a game through an as-of join (`observed_at <= as_of`). Each stored row carries "
         "the newest observation time each family read (`src_<family>_observed_at`); the pipeline rejects "
         "any row where one is later than `as_of`.",

@@ -20,7 +20,7 @@ import psycopg
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from mlbedge.features import market, splits
+from mlbedge.features import market, players, splits
 from mlbedge.features.asof import TIMESTAMP
 from mlbedge.features.pipeline import GAME_COLUMNS, META_COLUMNS, PROVENANCE, FeatureInputs, build_features
 from mlbedge.features.registry import feature_set_version, registry
@@ -152,7 +152,133 @@ def read_inputs(
                 splits.SPLITS_SCHEMA,
                 line_params,
             )
-    return FeatureInputs(games=games, pinnacle_lines=lines, quotes=quotes, splits=splits_frame)
+    return FeatureInputs(
+        games=games,
+        pinnacle_lines=lines,
+        quotes=quotes,
+        splits=splits_frame,
+        players=read_player_inputs(conn, max_season=max_season),
+    )
+
+
+_GAME_FACT_SQL = {
+    "home_listed_starter_id": "text",
+    "away_listed_starter_id": "text",
+    "home_starter_id": "text",
+    "away_starter_id": "text",
+    "park_id": "text",
+    "plate_umpire_id": "text",
+}
+
+
+def read_player_inputs(conn: psycopg.Connection, *, max_season: int | None = None) -> players.PlayerInputs:
+    """The player-level inputs (game-log lineups and starters, Lahman, retrosplits) that are loaded.
+
+    A table not yet created (its loader never ran) is an absent input; so is a curated.games column
+    a database does not have yet. Season tables are read up to ``max_season``.
+    """
+    season_cap = max_season if max_season is not None else 9999
+    facts_columns = sql.SQL(", ").join(
+        sql.SQL("{}").format(sql.Identifier(c))
+        if _has_column(conn, "curated", "games", c)
+        else sql.SQL("NULL::{} AS {}").format(sql.SQL(t), sql.Identifier(c))
+        for c, t in _GAME_FACT_SQL.items()
+    )
+    facts = copy_frame(
+        conn,
+        sql.SQL("(SELECT game_id, {} FROM curated.games WHERE season <= %s) f").format(facts_columns),
+        players.GAME_FACTS_SCHEMA,
+        [season_cap],
+    )
+    lineups = pitching = batting = platoon = people = team_games = None
+    on_game = "g.date = {t}.date AND g.home_team_id = {t}.home_team_id AND g.game_num = {t}.game_num AND g.season <= %s"
+    if _has_table(conn, "staging.retrosheet_lineups"):
+        lineups = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT g.game_id, l.side, l.batting_order, l.team_id, l.player_id, l.position "
+                "FROM staging.retrosheet_lineups l JOIN curated.games g ON " + on_game.format(t="l") + ") l"
+            ),
+            players.LINEUP_SCHEMA,
+            [season_cap],
+        )
+    if _has_table(conn, "staging.lahman_people"):
+        people = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT retro_id AS player_id, bats, throws FROM staging.lahman_people "
+                "WHERE retro_id IS NOT NULL) p"
+            ),
+            players.PEOPLE_SCHEMA,
+        )
+        if _has_table(conn, "staging.lahman_pitching"):
+            pitching = copy_frame(
+                conn,
+                sql.SQL(
+                    "(SELECT p.retro_id AS player_id, t.year_id AS season, sum(t.g) AS g, sum(t.gs) AS gs, "
+                    "sum(t.ip_outs) AS ip_outs, sum(t.bfp) AS bf, sum(t.so) AS so, sum(t.bb) AS bb, "
+                    "sum(t.hbp) AS hbp, sum(t.hr) AS hr, sum(t.er) AS er FROM staging.lahman_pitching t "
+                    "JOIN staging.lahman_people p USING (player_id) "
+                    "WHERE p.retro_id IS NOT NULL AND t.year_id <= %s GROUP BY 1, 2) t"
+                ),
+                players.PITCHING_SCHEMA,
+                [season_cap],
+            )
+        if _has_table(conn, "staging.lahman_batting"):
+            batting = copy_frame(
+                conn,
+                sql.SQL(
+                    "(SELECT p.retro_id AS player_id, t.year_id AS season, sum(t.ab) AS ab, sum(t.h) AS h, "
+                    "sum(t.x2b) AS x2b, sum(t.x3b) AS x3b, sum(t.hr) AS hr, sum(t.bb) AS bb, "
+                    "sum(t.hbp) AS hbp, sum(t.sf) AS sf FROM staging.lahman_batting t "
+                    "JOIN staging.lahman_people p USING (player_id) "
+                    "WHERE p.retro_id IS NOT NULL AND t.year_id <= %s GROUP BY 1, 2) t"
+                ),
+                players.BATTING_SCHEMA,
+                [season_cap],
+            )
+    if _has_table(conn, "staging.retrosplits_pitching_platoon"):
+        platoon = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT pitcher_id AS player_id, season, batter_hand, sum(b_pa) AS pa, sum(b_h) AS h, "
+                "sum(b_2b) AS x2b, sum(b_3b) AS x3b, sum(b_hr) AS hr, sum(b_bb) AS bb, sum(b_hp) AS hbp, "
+                "sum(b_so) AS so FROM staging.retrosplits_pitching_platoon "
+                "WHERE phase = 'R' AND season <= %s GROUP BY 1, 2, 3) p"
+            ),
+            players.PLATOON_SCHEMA,
+            [season_cap],
+        )
+    if _has_table(conn, "staging.retrosplits_team_games"):
+        # Pitchers used come from the game log's team totals; the rest from retrosplits' row.
+        team_games = copy_frame(
+            conn,
+            sql.SQL(
+                "(SELECT g.game_id, r.team_id, CASE WHEN r.team_alignment = 1 "
+                "THEN (rg.stats->>'h_pitchers_used')::int ELSE (rg.stats->>'v_pitchers_used')::int END "
+                "AS pitchers_used, r.p_pitch AS pitches, r.p_ir AS inherited_runners, "
+                "r.p_irs AS inherited_scored, r.p_tbf AS batters_faced, r.p_so AS strikeouts, "
+                "r.p_bb AS walks, r.p_r AS runs_allowed "
+                "FROM staging.retrosplits_team_games r JOIN curated.games g ON g.date = r.game_date "
+                "AND g.game_num = r.game_number AND g.season <= %s "
+                "AND g.home_team_id = CASE WHEN r.team_alignment = 1 THEN r.team_id ELSE r.opponent_id END "
+                "AND g.away_team_id = CASE WHEN r.team_alignment = 1 THEN r.opponent_id ELSE r.team_id END "
+                "LEFT JOIN staging.retrosheet_games rg ON rg.date = g.date "
+                "AND rg.home_team_id = g.home_team_id AND rg.game_num = g.game_num "
+                "WHERE r.season_phase = 'R') r"
+            ),
+            players.TEAM_GAME_SCHEMA,
+            [season_cap],
+        )
+    return players.PlayerInputs(
+        game_facts=facts,
+        lineups=lineups,
+        pitching=pitching,
+        batting=batting,
+        platoon=platoon,
+        people=people,
+        team_games=team_games,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -160,7 +286,7 @@ def read_inputs(
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Add every registry feature missing from ``curated.game_features`` (typed from the registry)."""
+    """Add every registry feature (and provenance time) missing from ``curated.game_features``."""
     existing = {
         row[0]
         for row in conn.execute(
@@ -168,14 +294,19 @@ def ensure_schema(conn: psycopg.Connection) -> None:
             "WHERE table_schema = 'curated' AND table_name = 'game_features'"
         ).fetchall()
     }
-    missing = [f for f in registry() if f.name not in existing]
+    missing = [(f.name, f.sql_type) for f in registry() if f.name not in existing]
+    missing += [
+        (name, "timestamptz")
+        for name, dtype in PROVENANCE.items()
+        if dtype == TIMESTAMP and name not in existing
+    ]
     if not missing:
         return
     conn.execute(
         sql.SQL("ALTER TABLE curated.game_features {}").format(
             sql.SQL(", ").join(
-                sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(f.name), sql.SQL(f.sql_type))
-                for f in missing
+                sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(name), sql.SQL(sql_type))
+                for name, sql_type in missing
             )
         )
     )

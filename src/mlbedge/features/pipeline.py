@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mlbedge.features import market, pitcher, splits, team, temporal
+from mlbedge.features import availability, bullpen, market, pitcher, players, splits, starter, team, temporal
 from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.players import PlayerInputs
 from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, conform, priced
 from mlbedge.features.registry import feature_set_version, registry
 from mlbedge.features.validation import validate_features
@@ -77,6 +78,9 @@ PROVENANCE: dict[str, pl.DataType] = {
     "src_pitcher_observed_at": TIMESTAMP,
     "src_market_observed_at": TIMESTAMP,
     "src_splits_observed_at": TIMESTAMP,
+    "src_starter_observed_at": TIMESTAMP,
+    "src_availability_observed_at": TIMESTAMP,
+    "src_bullpen_observed_at": TIMESTAMP,
     "market_books": pl.String(),
     "splits_books": pl.String(),
 }
@@ -90,6 +94,7 @@ class FeatureInputs:
     ``pinnacle_lines``: staging.pinnacle_lines rows (:data:`mlbedge.features.prices.PINNACLE_SCHEMA`).
     ``quotes``: live odds quotes, one row per side (:data:`mlbedge.features.prices.QUOTE_SCHEMA`).
     ``splits``: live betting splits, one row per side (:data:`splits.SPLITS_SCHEMA`).
+    ``players``: lineups, starters by id, season stats, team-game rows (:class:`PlayerInputs`).
     Absent optional inputs mean "none observed": their features come out null, never zero.
     """
 
@@ -97,6 +102,7 @@ class FeatureInputs:
     pinnacle_lines: pl.DataFrame | None = None
     quotes: pl.DataFrame | None = None
     splits: pl.DataFrame | None = None
+    players: PlayerInputs | None = None
 
 
 def _snapshots(
@@ -124,6 +130,39 @@ def _splits_snapshots(inputs: FeatureInputs, wanted: pl.LazyFrame) -> pl.LazyFra
         return splits.empty_snapshots().lazy()
     raw = conform(inputs.splits, splits.SPLITS_SCHEMA).lazy()
     return splits.splits_snapshots(raw).join(wanted, on="game_id", how="semi")
+
+
+def _player_parts(
+    inputs: PlayerInputs | None, games: pl.LazyFrame, clock: pl.LazyFrame, targets: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The starter, availability and bullpen families, from the player-level inputs."""
+    inputs = inputs or PlayerInputs()
+
+    def frame(name: str, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        return players.conformed(getattr(inputs, name), schema).lazy()
+
+    facts = frame("game_facts", players.GAME_FACTS_SCHEMA).unique("game_id", keep="first").collect().lazy()
+    times = players.game_fact_times(games, clock).collect().lazy()
+    lineups = frame("lineups", players.LINEUP_SCHEMA)
+    team_games = frame("team_games", players.TEAM_GAME_SCHEMA)
+    people = frame("people", players.PEOPLE_SCHEMA)
+    schedule = games.select("game_id", "home_team_id", "away_team_id")
+    starter_part = starter.compute(
+        targets,
+        schedule,
+        times,
+        facts,
+        frame("pitching", players.PITCHING_SCHEMA),
+        frame("platoon", players.PLATOON_SCHEMA),
+        people,
+        lineups,
+        team_games,
+    )
+    availability_part = availability.compute(
+        targets, lineups, times, frame("batting", players.BATTING_SCHEMA)
+    )
+    bullpen_part = bullpen.compute(targets, team_games, times)
+    return starter_part, availability_part, bullpen_part
 
 
 def build_features(
@@ -178,6 +217,7 @@ def build_features(
     temporal_part = temporal.compute(targets, season_schedule)
     market_part = market.compute(targets, _snapshots(games, clock, inputs, wanted).lazy()).collect().lazy()
     splits_part = splits.compute(targets, _splits_snapshots(inputs, wanted), market_part)
+    starter_part, availability_part, bullpen_part = _player_parts(inputs.players, games, clock, targets)
 
     frame = targets.select(
         "game_id",
@@ -187,7 +227,8 @@ def build_features(
         "start_known",
         pl.lit(version).alias("feature_set_version"),
     )
-    for part in (team_part, pitcher_part, temporal_part, market_part, splits_part):
+    parts = (team_part, pitcher_part, temporal_part, market_part, splits_part)
+    for part in (*parts, starter_part, availability_part, bullpen_part):
         frame = frame.join(part, on="game_id", how="left")
     names = registry().names
     floats = [f.name for f in registry() if f.dtype == "float64"]

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import mlbedge
-from mlbedge.features import market, pitcher, splits, team, temporal
+from mlbedge.features import availability, bullpen, market, pitcher, splits, starter, team, temporal
 
 # The spec's names stay importable from here.
 from mlbedge.features.spec import (
@@ -36,7 +36,7 @@ __all__ = [
 ]  # fmt: skip
 
 # The modules besides the families whose code decides the feature values.
-_CODE_MODULES: tuple[str, ...] = ("asof", "pipeline", "prices", "validation")
+_CODE_MODULES: tuple[str, ...] = ("asof", "pipeline", "players", "prices", "validation")
 
 
 def _family_modules() -> dict[Family, object]:
@@ -46,6 +46,9 @@ def _family_modules() -> dict[Family, object]:
         Family.TEMPORAL: temporal,
         Family.MARKET: market,
         Family.SPLITS: splits,
+        Family.STARTER: starter,
+        Family.AVAILABILITY: availability,
+        Family.BULLPEN: bullpen,
     }
 
 

@@ -18,13 +18,16 @@ import polars as pl
 
 
 class Family(StrEnum):
-    """The five feature families, in the order they appear everywhere."""
+    """The feature families, in the order they appear everywhere."""
 
     TEAM = "team"
     PITCHER = "pitcher"
     TEMPORAL = "temporal"
     MARKET = "market"
     SPLITS = "splits"
+    STARTER = "starter"
+    AVAILABILITY = "availability"
+    BULLPEN = "bullpen"
 
 
 FAMILY_DESCRIPTIONS: dict[Family, str] = {
@@ -38,6 +41,14 @@ FAMILY_DESCRIPTIONS: dict[Family, str] = {
     "margin, movement since the open, disagreement across books, price bands.",
     Family.SPLITS: "Public betting splits (share of bets and of money) at the cutoff, their movement, "
     "and line movement against the public. Null where no splits exist.",
+    Family.STARTER: "The listed starting pitchers by Retrosheet id: prior seasons' FIP, K-BB%, workload "
+    "and platoon split against the opposing lineup's hands (shrunk toward league average), rest, and "
+    "form in their earlier starts this season.",
+    Family.AVAILABILITY: "Who is missing: each team's recent lineups against its strongest usual "
+    "lineup (prior seasons' batting, this season's starts); the posted lineup only where the start "
+    "time is known.",
+    Family.BULLPEN: "Bullpen fatigue and quality: relievers and pitches used in the last 1-3 days, "
+    "inherited runners, season-to-date relief use.",
 }
 
 # What a feature may read. Each entry says where it lives and when it counts as observed.
@@ -58,6 +69,20 @@ SOURCES: dict[str, str] = {
     "(in-play quotes excluded)",
     "live_splits": "staging.splits: live betting splits per book, observed at their observed_at "
     "(in-play splits excluded)",
+    "listed_starter_ids": "curated.games home/away_listed_starter_id: SBRO's listed starters resolved "
+    "to Retrosheet ids, a pre-game fact",
+    "season_stats": "Lahman batting and pitching season totals and retrosplits pitcher platoon splits "
+    "of season Y, each observed at Y+1-01-01 00:00 UTC (after that season's last game)",
+    "people": "Lahman People: bats and throws of each player (a fixed fact)",
+    "game_starters": "who actually started EARLIER games (game logs), each observed at the end of its "
+    "game's local date (a suspended game's: of its completion date)",
+    "lineups": "starting lineups of EARLIER games (game logs), each observed at the end of its game's "
+    "local date (a suspended game's: of its completion date)",
+    "posted_lineup": "the game's own starting lineup, observed 120 minutes before first pitch where the "
+    "start time is known, never where it is not",
+    "team_game_rows": "retrosplits team-game pitching rows and the game log's pitchers used, of EARLIER "
+    "games, each observed at the end of its game's local date (a suspended game's: of its completion "
+    "date)",
 }
 
 # Outcomes and benchmarks. Feature code never reads these; tests poison and delete them.

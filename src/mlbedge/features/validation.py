@@ -35,6 +35,9 @@ PROVENANCE_COLUMNS: dict[Family, str] = {
     Family.PITCHER: "src_pitcher_observed_at",
     Family.MARKET: "src_market_observed_at",
     Family.SPLITS: "src_splits_observed_at",
+    Family.STARTER: "src_starter_observed_at",
+    Family.AVAILABILITY: "src_availability_observed_at",
+    Family.BULLPEN: "src_bullpen_observed_at",
 }
 # The temporal family reads only scheduled facts (known before any cutoff): no observation time.
 
@@ -60,6 +63,9 @@ class FeatureProvenance(BaseModel):
     src_pitcher_observed_at: AwareDatetime | None = None
     src_market_observed_at: AwareDatetime | None = None
     src_splits_observed_at: AwareDatetime | None = None
+    src_starter_observed_at: AwareDatetime | None = None
+    src_availability_observed_at: AwareDatetime | None = None
+    src_bullpen_observed_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _nothing_after_the_cutoff(self) -> FeatureProvenance:
