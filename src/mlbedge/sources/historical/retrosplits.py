@@ -144,8 +144,8 @@ PLATOON_STATS: tuple[str, ...] = tuple(
         "B_XI",
     ]
 )
-# Columns the box score lacks (or has only in part): taken from the event file's row.
-FROM_EVENTS: tuple[str, ...] = ("b_pa", "b_hr4", "p_pitch", "p_strike")
+# Columns the box score lacks (or leaves at 0: inherited runners): taken from the event file's row.
+FROM_EVENTS: tuple[str, ...] = ("b_pa", "b_hr4", "p_pitch", "p_strike", "p_ir", "p_irs")
 ALL_STAR_TEAMS = ("ALS", "NLS")
 
 TEAM_ROWS = CsvSpec(
