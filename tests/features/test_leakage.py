@@ -41,6 +41,8 @@ def _pool(live_baseline: pl.DataFrame, family: Family) -> list[str]:
         Family.AVAILABILITY: pl.col("home_lineup_regulars_woba").is_not_null()
         & pl.col("away_lineup_regulars_woba").is_not_null(),
         Family.BULLPEN: (pl.col("home_bp_relievers_l3") > 0) & (pl.col("away_bp_relievers_l3") > 0),
+        Family.PARK: pl.col("park_run_factor").is_not_null(),
+        Family.UMPIRE: pl.col("ump_games_prior") >= 1,
     }
     return b.filter(conditions[family])["game_id"].sort().to_list()
 
@@ -89,6 +91,7 @@ def test_facts_observed_after_the_cutoff_never_change_a_games_features(
         Family.STARTER,
         Family.AVAILABILITY,
         Family.BULLPEN,
+        Family.UMPIRE,
     ],
     ids=lambda f: f.value,
 )
@@ -97,7 +100,8 @@ def test_the_alterations_do_reach_features_when_made_before_the_cutoff(
 ) -> None:
     """Control for the property above: the same alterations made from a moment BEFORE as_of(G)
     (six days earlier: a starter's previous start is inside) do change G's features, so the
-    property test is not vacuous."""
+    property test is not vacuous. (The park factor is season-level: its control, an earlier season
+    changed, is in test_park_umpire.py.)"""
     pool = _pool(live_baseline, family)
     changed = 0
     for game_id in pool[100:105]:

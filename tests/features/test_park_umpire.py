@@ -115,3 +115,17 @@ def test_a_suspended_game_counts_for_its_umpire_only_from_its_completion_date(ga
     after = pl.col("date") > date(2019, 9, 6)
     diff = out.filter(after)["ump_games_prior"] - without.filter(after)["ump_games_prior"]
     assert diff.len() > 5 and (diff == 1).all()
+
+
+def test_the_pipeline_builds_both_families_from_the_loaded_games(baseline: pl.DataFrame) -> None:
+    """Wired into the pipeline: 2016 games get 2015's park factors, 2015 games none (no earlier
+    season loaded), logged games their umpire's record; no source after the cutoff."""
+    seasons = {s: baseline.filter(pl.col("season") == s) for s in (2015, 2016)}
+    assert seasons[2015]["park_run_factor"].null_count() == seasons[2015].height
+    assert seasons[2016]["park_run_factor"].null_count() < 0.02 * seasons[2016].height
+    assert seasons[2016]["park_run_factor"].n_unique() >= 30
+    assert baseline["ump_games_prior"].null_count() < 0.02 * baseline.height
+    assert seasons[2016]["ump_games_prior"].mean() > seasons[2015]["ump_games_prior"].mean()  # type: ignore[operator]
+    for column in ("src_park_observed_at", "src_umpire_observed_at"):
+        known = baseline.filter(pl.col(column).is_not_null())
+        assert known.height > 0 and (known[column] <= known["as_of"]).all(), column

@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from mlbedge.features.asof import TIMESTAMP
+from mlbedge.features.spec import Family, Feature
 
 SEASONS_BACK = 3  # seasons of history behind a factor
 PRIOR_GAMES = 100.0  # games at the league rate mixed into a park's own rate
@@ -34,6 +35,11 @@ FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
         f"Games played at this park in the {SEASONS_BACK} seasons before this one (0 for a new park).",
     ),
 }
+
+FEATURES: tuple[Feature, ...] = tuple(
+    Feature(name, Family.PARK, dtype, description, ("venue", "results"))  # type: ignore[arg-type]
+    for name, (dtype, description) in FEATURE_DESCRIPTIONS.items()
+)
 
 HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "season": pl.Int32(),

@@ -26,7 +26,19 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mlbedge.features import availability, bullpen, market, pitcher, players, splits, starter, team, temporal
+from mlbedge.features import (
+    availability,
+    bullpen,
+    market,
+    park,
+    pitcher,
+    players,
+    splits,
+    starter,
+    team,
+    temporal,
+    umpire,
+)
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.players import PlayerInputs
 from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, conform, priced
@@ -81,6 +93,8 @@ PROVENANCE: dict[str, pl.DataType] = {
     "src_starter_observed_at": TIMESTAMP,
     "src_availability_observed_at": TIMESTAMP,
     "src_bullpen_observed_at": TIMESTAMP,
+    "src_park_observed_at": TIMESTAMP,
+    "src_umpire_observed_at": TIMESTAMP,
     "market_books": pl.String(),
     "splits_books": pl.String(),
 }
@@ -165,6 +179,45 @@ def _player_parts(
     return starter_part, availability_part, bullpen_part
 
 
+def _venue_parts(
+    inputs: PlayerInputs | None, schedule: pl.LazyFrame, results: pl.LazyFrame, targets: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The park and umpire families: each game's park and plate umpire, and the earlier results."""
+    facts = (
+        players.conformed(inputs.game_facts if inputs else None, players.GAME_FACTS_SCHEMA)
+        .select("game_id", "park_id", "plate_umpire_id")
+        .unique("game_id", keep="first")
+        .lazy()
+    )
+    # Regular-season games only: a park's and an umpire's record are the game logs' games.
+    history = (
+        schedule.filter(pl.col("game_type").fill_null("R") == "R")
+        .select("game_id", "season", "date", "home_team_id")
+        .join(results, on="game_id", how="inner")
+        .join(facts, on="game_id", how="left")
+        .select(
+            pl.col("season").cast(pl.Int32),
+            "date",
+            pl.col("home_team_id").cast(pl.Int64),
+            "park_id",
+            "plate_umpire_id",
+            (pl.col("home_score") + pl.col("away_score")).cast(pl.Int64).alias("runs"),
+            "observed_at",
+        )
+        .collect()
+    )
+    wanted = (
+        targets.select(
+            "game_id", pl.col("season").cast(pl.Int32), pl.col("home_team_id").cast(pl.Int64), "as_of"
+        )
+        .join(facts, on="game_id", how="left")
+        .collect()
+    )
+    park_part = park.compute(wanted.select(*park.TARGET_SCHEMA), history.select(*park.HISTORY_SCHEMA))
+    umpire_part = umpire.compute(wanted.select(*umpire.TARGET_SCHEMA), history.select(*umpire.HISTORY_SCHEMA))
+    return park_part.lazy(), umpire_part.lazy()
+
+
 def build_features(
     inputs: FeatureInputs,
     *,
@@ -218,6 +271,7 @@ def build_features(
     market_part = market.compute(targets, _snapshots(games, clock, inputs, wanted).lazy()).collect().lazy()
     splits_part = splits.compute(targets, _splits_snapshots(inputs, wanted), market_part)
     starter_part, availability_part, bullpen_part = _player_parts(inputs.players, games, clock, targets)
+    park_part, umpire_part = _venue_parts(inputs.players, schedule, results, targets)
 
     frame = targets.select(
         "game_id",
@@ -228,7 +282,7 @@ def build_features(
         pl.lit(version).alias("feature_set_version"),
     )
     parts = (team_part, pitcher_part, temporal_part, market_part, splits_part)
-    for part in (*parts, starter_part, availability_part, bullpen_part):
+    for part in (*parts, starter_part, availability_part, bullpen_part, park_part, umpire_part):
         frame = frame.join(part, on="game_id", how="left")
     names = registry().names
     floats = [f.name for f in registry() if f.dtype == "float64"]

@@ -81,6 +81,8 @@ def _attribution(frame: pl.DataFrame, family: Family) -> dict[str, float]:
             "starters": share((pl.col("home_sp_known") == 1) & (pl.col("away_sp_known") == 1)),
             "results": share(pl.col("src_pitcher_observed_at").is_not_null()),
         }
+    if family in (Family.PARK, Family.UMPIRE):
+        return {"results": share(pl.col(f"src_{family.value}_observed_at").is_not_null())}
     if family is Family.TEMPORAL:
         return {
             "schedule": 1.0 if frame.height else 0.0,

@@ -17,7 +17,18 @@ from functools import lru_cache
 from pathlib import Path
 
 import mlbedge
-from mlbedge.features import availability, bullpen, market, pitcher, splits, starter, team, temporal
+from mlbedge.features import (
+    availability,
+    bullpen,
+    market,
+    park,
+    pitcher,
+    splits,
+    starter,
+    team,
+    temporal,
+    umpire,
+)
 
 # The spec's names stay importable from here.
 from mlbedge.features.spec import (
@@ -49,6 +60,8 @@ def _family_modules() -> dict[Family, object]:
         Family.STARTER: starter,
         Family.AVAILABILITY: availability,
         Family.BULLPEN: bullpen,
+        Family.PARK: park,
+        Family.UMPIRE: umpire,
     }
 
 

@@ -28,6 +28,8 @@ class Family(StrEnum):
     STARTER = "starter"
     AVAILABILITY = "availability"
     BULLPEN = "bullpen"
+    PARK = "park"
+    UMPIRE = "umpire"
 
 
 FAMILY_DESCRIPTIONS: dict[Family, str] = {
@@ -49,6 +51,10 @@ FAMILY_DESCRIPTIONS: dict[Family, str] = {
     "time is known.",
     Family.BULLPEN: "Bullpen fatigue and quality: relievers and pitches used in the last 1-3 days, "
     "inherited runners, season-to-date relief use.",
+    Family.PARK: "The park's run factor from the three seasons before this one (runs per game there "
+    "over the league's, shrunk toward neutral).",
+    Family.UMPIRE: "The plate umpire's runs per game in his earlier games behind the plate, shrunk "
+    "toward the league, minus the league's.",
 }
 
 # What a feature may read. Each entry says where it lives and when it counts as observed.
@@ -80,6 +86,9 @@ SOURCES: dict[str, str] = {
     "local date (a suspended game's: of its completion date)",
     "posted_lineup": "the game's own starting lineup, observed 120 minutes before first pitch where the "
     "start time is known, never where it is not",
+    "venue": "curated.games park_id and plate_umpire_id (game logs): the game's park and its plate "
+    "umpire, pre-game facts (the park is scheduled; umpire crews are assigned to a series before it "
+    "starts and rotate each game)",
     "team_game_rows": "retrosplits team-game pitching rows and the game log's pitchers used, of EARLIER "
     "games, each observed at the end of its game's local date (a suspended game's: of its completion "
     "date)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from mlbedge.features.asof import TIMESTAMP
+from mlbedge.features.spec import Family, Feature
 
 PRIOR_GAMES = 60.0  # games at the league rate mixed into an umpire's own rate
 
@@ -29,6 +30,11 @@ FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "a known plate umpire).",
     ),
 }
+
+FEATURES: tuple[Feature, ...] = tuple(
+    Feature(name, Family.UMPIRE, dtype, description, ("venue", "results"))  # type: ignore[arg-type]
+    for name, (dtype, description) in FEATURE_DESCRIPTIONS.items()
+)
 
 HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "plate_umpire_id": pl.String(),

@@ -38,6 +38,8 @@ PROVENANCE_COLUMNS: dict[Family, str] = {
     Family.STARTER: "src_starter_observed_at",
     Family.AVAILABILITY: "src_availability_observed_at",
     Family.BULLPEN: "src_bullpen_observed_at",
+    Family.PARK: "src_park_observed_at",
+    Family.UMPIRE: "src_umpire_observed_at",
 }
 # The temporal family reads only scheduled facts (known before any cutoff): no observation time.
 
@@ -66,6 +68,8 @@ class FeatureProvenance(BaseModel):
     src_starter_observed_at: AwareDatetime | None = None
     src_availability_observed_at: AwareDatetime | None = None
     src_bullpen_observed_at: AwareDatetime | None = None
+    src_park_observed_at: AwareDatetime | None = None
+    src_umpire_observed_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _nothing_after_the_cutoff(self) -> FeatureProvenance:
