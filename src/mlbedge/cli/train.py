@@ -216,12 +216,18 @@ def evaluate(
     rounds: int | None = typer.Option(
         None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
     ),
+    move_threshold: float = typer.Option(
+        0.04, "--move-threshold", help="Move targets: the |predicted move| (logit) the hit rate counts."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Walk-forward: the model against the de-vigged opening line, the price at the cutoff (the one
-    bet into) and the closing line, on the same games."""
+    bet into) and the closing line, on the same games. The move targets (close_moneyline,
+    close_total) are scored by R² of the open-to-close move, direction hit rate and the log loss
+    of "open + predicted move"."""
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
     from mlbedge.training.evaluation import compare, markdown_table
+    from mlbedge.training.move import markdown_move_table, move_report
     from mlbedge.training.walk_forward import run_walk_forward, season_folds
 
     settings = settings_for(home)
@@ -243,7 +249,12 @@ def evaluate(
         params["num_boost_round"] = rounds
     result = run_walk_forward(labelled, chosen, folds, data.feature_names, model_params=params)
     scores, differences = compare(result.predictions)
+    moves = move_report(result.predictions, threshold=move_threshold)
     for target in chosen:
+        if target.open_time:
+            console.print(f"\n[bold]{target.name}[/]: the open-to-close move (logit), out of sample")
+            console.print(markdown_move_table(moves, target.name, move_threshold))
+            continue
         console.print(f"\n[bold]{target.name}[/] (same games for every source)")
         console.print(markdown_table(scores, differences, target.name))
         for scope, what in (("open", "opening"), ("asof", "as-of"), ("close", "closing")):
@@ -262,12 +273,19 @@ def evaluate(
             params={"test_seasons": test_seasons, "targets": targets, "window": window, "gap_days": gap_days},
             folds=result.runs,
             feature_set_version=data.feature_set_version,
+            moves=moves if moves.height else None,
         )
         console.print(f"logged to MLflow run {run_id}")
     if json_out is not None:
         json_out.write_text(
             json.dumps(
-                {"scores": scores.to_dicts(), "differences": differences.to_dicts()}, indent=2, default=str
+                {
+                    "scores": scores.to_dicts(),
+                    "differences": differences.to_dicts(),
+                    "moves": moves.to_dicts(),
+                },
+                indent=2,
+                default=str,
             )
         )
 
