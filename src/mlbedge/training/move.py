@@ -10,7 +10,11 @@ walk-forward's test predictions per target and season (and pooled):
   those games whose actual move went the predicted way (games whose price did not move at all are
   counted apart, as ``n_unmoved``), with its interval over dates;
 - **log loss against the outcomes** of the open, of "open + predicted move" (the sigmoid of the
-  opening logit plus the prediction) and of the close, on the same games.
+  opening logit plus the prediction) and of the close, on the same games;
+- **closing-line value at the open** of the rule "bet the side the predicted close favours, at
+  its opening price, where the predicted move exceeds ``threshold``": per bet
+  ``de-vigged close of that side x decimal opening odds - 1``, pooled with an interval over dates
+  (flat stakes: the mean CLV per bet).
 
 A negative or zero R² is a result, reported as such; nothing here is tuned on the seasons scored.
 """
@@ -24,7 +28,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlbedge.scoring import Interval, bootstrap_ci, log_loss, mean_ci, per_day
-from mlbedge.training.targets import OUTCOME
+from mlbedge.training.targets import OPEN_PRICES, OUTCOME
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +50,10 @@ MOVE_SCHEMA: dict[str, pl.DataType] = {
     "log_loss_open": pl.Float64(),
     "log_loss_open_plus_move": pl.Float64(),
     "log_loss_close": pl.Float64(),
+    "n_bets": pl.Int64(),
+    "clv": pl.Float64(),
+    "clv_low": pl.Float64(),
+    "clv_high": pl.Float64(),
 }
 
 
@@ -95,6 +103,7 @@ def _row(target: str, season: str, rows: pl.DataFrame, threshold: float, n_resam
     p_open = scored["market_open"].to_numpy()
     p_moved = _sigmoid(np.log(p_open / (1.0 - p_open)) + scored["p_model"].to_numpy())
     nan = math.nan
+    clv = _clv(rows, threshold, n_resamples, seed)
     return {
         "target": target,
         "season": season,
@@ -113,7 +122,34 @@ def _row(target: str, season: str, rows: pl.DataFrame, threshold: float, n_resam
         "log_loss_open": log_loss(p_open, outcome) if scored.height else nan,
         "log_loss_open_plus_move": log_loss(p_moved, outcome) if scored.height else nan,
         "log_loss_close": log_loss(scored["market_close"].to_numpy(), outcome) if scored.height else nan,
+        "n_bets": clv[0],
+        "clv": clv[1].estimate,
+        "clv_low": clv[1].low,
+        "clv_high": clv[1].high,
     }
+
+
+def _clv(rows: pl.DataFrame, threshold: float, n_resamples: int, seed: int) -> tuple[int, Interval]:
+    """Bets at the open on the side the predicted close favours by more than ``threshold``: their
+    count and mean closing-line value with an interval over dates."""
+    if not set(OPEN_PRICES) <= set(rows.columns):
+        return 0, Interval(math.nan, math.nan, math.nan, 0.95)
+    pred = pl.col("p_model")
+    bets = rows.filter(
+        (pred.abs() > threshold)
+        & pl.col("market_close").is_not_null()
+        & pl.all_horizontal(pl.col(OPEN_PRICES).is_not_null())
+    ).with_columns(
+        clv=pl.when(pred > 0)
+        .then(pl.col("market_close") * pl.col("open_decimal_yes"))
+        .otherwise((1 - pl.col("market_close")) * pl.col("open_decimal_no"))
+        - 1
+    )
+    if bets.is_empty():
+        return 0, Interval(math.nan, math.nan, math.nan, 0.95)
+    return bets.height, mean_ci(
+        bets["clv"].to_numpy(), days=bets["date"].to_numpy(), n_resamples=n_resamples, seed=seed
+    )
 
 
 def move_report(
@@ -151,15 +187,16 @@ def markdown_move_table(report: pl.DataFrame, target: str, threshold: float = 0.
     if rows.is_empty():
         return ""
     lines = [
-        f"| season | games | move sd | R² (95% CI over dates) | hit rate, |pred| > {threshold} (CI) [bets] "
-        "| log loss open / open+move / close |",
-        "|---|---|---|---|---|---|",
+        f"| season | games | move sd | R² (95% CI over dates) | hit rate, |pred| > {threshold} (CI), n "
+        "| log loss open / open+move / close | CLV at the open (CI), bets |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows.iter_rows(named=True):
         lines.append(
             f"| {r['season']} | {r['n_games']:,} | {r['move_sd']:.3f} "
             f"| {r['r2']:+.4f} ({r['r2_low']:+.4f}, {r['r2_high']:+.4f}) "
-            f"| {r['hit_rate']:.3f} ({r['hit_low']:.3f}, {r['hit_high']:.3f}) [{r['n_signalled']:,}] "
-            f"| {r['log_loss_open']:.4f} / {r['log_loss_open_plus_move']:.4f} / {r['log_loss_close']:.4f} |"
+            f"| {r['hit_rate']:.3f} ({r['hit_low']:.3f}, {r['hit_high']:.3f}), {r['n_signalled']:,} "
+            f"| {r['log_loss_open']:.4f} / {r['log_loss_open_plus_move']:.4f} / {r['log_loss_close']:.4f} "
+            f"| {r['clv']:+.2%} ({r['clv_low']:+.2%}, {r['clv_high']:+.2%}), {r['n_bets']:,} |"
         )
     return "\n".join(lines)

@@ -89,8 +89,10 @@ OPEN_INPUTS: tuple[str, ...] = (
     "open_total_overround",
     "open_total_line",
 )
-# Beside the label of a move target: the game's binary result (home win / over the opening total).
+# Beside the label of a move target: the game's binary result (home win / over the opening total)
+# and the opening decimal prices of its two sides (home/over, away/under), to measure closing-line value.
 OUTCOME = "outcome"
+OPEN_PRICES: tuple[str, ...] = ("open_decimal_yes", "open_decimal_no")
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,12 @@ def _american_implied(column: str) -> pl.Expr:
     return pl.when(odds > 0).then(100 / (odds + 100)).when(odds < 0).then(-odds / (-odds + 100))
 
 
+def _decimal(column: str) -> pl.Expr:
+    """Decimal odds of an American price column."""
+    odds = pl.col(column).cast(pl.Float64)
+    return pl.when(odds > 0).then(1 + odds / 100).when(odds < 0).then(1 - 100 / odds)
+
+
 def _overround(a: str, b: str) -> pl.Expr:
     """The sum of the two sides' implied probabilities minus one (the book's margin)."""
     return _american_implied(a) + _american_implied(b) - 1
@@ -313,8 +321,10 @@ def label_frame(
             open_total_overround=_overround("over_odds_open", "under_odds_open"),
             open_total_line=pl.col("total_open"),
             outcome=outcome.cast(pl.Float64),
+            open_decimal_yes=_decimal("home_ml_open" if ml else "over_odds_open"),
+            open_decimal_no=_decimal("away_ml_open" if ml else "under_odds_open"),
         )
-        extra = [*OPEN_INPUTS, OUTCOME]
+        extra = [*OPEN_INPUTS, OUTCOME, *OPEN_PRICES]
     labelled = frame.with_columns(
         y=y.cast(pl.Float64),
         target_line=line.cast(pl.Float64),

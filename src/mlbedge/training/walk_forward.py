@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.training.targets import LABEL_COLUMNS, OUTCOME, Target, model_columns
+from mlbedge.training.targets import LABEL_COLUMNS, OPEN_PRICES, OUTCOME, Target, model_columns
 
 Window = Literal["expanding", "sliding"]
 IntArray = npt.NDArray[np.int64]
@@ -251,7 +251,7 @@ def run_walk_forward(
                     "market_close",
                     "market_asof",
                     # A move target's binary result, to score "open + predicted move".
-                    *([OUTCOME] if target.open_time else []),
+                    *([OUTCOME, *OPEN_PRICES] if target.open_time else []),
                 )
             )
             runs.append(
