@@ -2,8 +2,9 @@
 
 The move targets (``close_moneyline``, ``close_total``) bet the opening price, so their inputs
 must be fixed at the start of the game's local date (when the SBRO open is bettable), not at the
-pre-game cutoff: no price, movement or split snapshot may be among them, and the close is their
-label only. Same data and alterations as :mod:`tests.features.test_leakage`.
+pre-game cutoff: no price, movement or split snapshot may be among them, the features are built
+as of the open (:func:`~mlbedge.training.dataset.at_the_open`), and the close is their label only.
+Same data and alterations as :mod:`tests.features.test_leakage`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.registry import registry
+from mlbedge.training.dataset import at_the_open
 from mlbedge.training.targets import (
     LABEL_SCHEMA,
     MOVE_TARGETS,
@@ -79,12 +81,29 @@ def test_facts_observed_after_the_open_never_change_a_move_models_inputs(
         inject=True,
         cutoff_minutes=CUTOFF,
     )
-    got_row = build_features(altered, cutoff_minutes=CUTOFF, game_ids=[game_id])
+    got_row = build_features(at_the_open(altered), cutoff_minutes=CUTOFF, game_ids=[game_id])
+    expected_open = build_features(at_the_open(live_inputs), cutoff_minutes=CUTOFF, game_ids=[game_id])
     assert_same_rows(
         _inputs(got_row, altered.games, target),
-        _inputs(expected_row, live_inputs.games, target),
+        _inputs(expected_open, live_inputs.games, target),
         f"{target} inputs of {game_id}",
     )
+
+
+def test_at_the_open_a_late_previous_night_result_is_not_yet_known(
+    live_inputs: FeatureInputs, live_baseline: pl.DataFrame
+) -> None:
+    """RULE: the open is the start of the local date even where the start time is known. A team
+    whose previous game ended in a western park is observed after the next day's open in an
+    eastern or central one: the pre-game cutoff sees that result, the open does not, so some
+    team features of games with a known start differ between the two builds."""
+    known = live_inputs.games.filter(pl.col("start_time_utc").is_not_null())["game_id"].sort().to_list()[:400]
+    at_cutoff = live_baseline.filter(pl.col("game_id").is_in(known)).sort("game_id")
+    at_open = build_features(at_the_open(live_inputs), cutoff_minutes=CUTOFF, game_ids=known).sort("game_id")
+    team = [f.name for f in registry() if f.sources == ("results",)]
+    a, b = at_cutoff.select(team).to_numpy(), at_open.select(team).to_numpy()
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    assert 0 < differ.sum() < len(known)
 
 
 def test_the_alterations_after_the_open_do_reach_the_cutoff_features(

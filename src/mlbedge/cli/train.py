@@ -64,7 +64,7 @@ def train(
         params["num_boost_round"] = rounds
     try:
         with connect(settings) as conn:
-            data = load_training_data(conn, seasons=seasons)
+            data = load_training_data(conn, seasons=seasons, open_time=any(t.open_time for t in chosen))
     except (MissingFeaturesError, ValueError) as exc:
         raise fail(str(exc)) from exc
     console.print(
@@ -237,7 +237,11 @@ def evaluate(
         raise typer.BadParameter("--window is expanding or sliding")
     try:
         with connect(settings) as conn:
-            data = load_training_data(conn, seasons=[s for s in range(2000, max(tests) + 1)])
+            data = load_training_data(
+                conn,
+                seasons=[s for s in range(2000, max(tests) + 1)],
+                open_time=any(t.open_time for t in chosen),
+            )
         folds = season_folds(
             data.features, tests, window=window, train_seasons=train_seasons_n, gap_days=gap_days
         )  # type: ignore[arg-type]
