@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.training.targets import LABEL_COLUMNS, OPEN_PRICES, OUTCOME, Target, model_columns
+from mlbedge.training.targets import LABEL_COLUMNS, OPEN_PRICES, OUTCOME, Target, handicap_rows, model_columns
 
 Window = Literal["expanding", "sliding"]
 IntArray = npt.NDArray[np.int64]
@@ -233,7 +233,9 @@ def run_walk_forward(
                     f"fold {fold.name} of {target.name}: {train.height} training and {test.height} test games"
                 )
             model = MarketModel.for_target(target, **(model_params or {}))
-            model.fit(train.select(columns), train["y"].to_numpy(), dates=train["date"].to_numpy())
+            # The run line is fitted at both handicaps, as the trainer does (scored at the quoted one).
+            fit = handicap_rows(train).filter(pl.col("y").is_not_null()).sort("date", "game_id")
+            model.fit(fit.select(columns), fit["y"].to_numpy(), dates=fit["date"].to_numpy())
             games = train["game_id"]
             p_raw = model.predict_raw(test.select(columns))
             p_model = model.predict_proba(test.select(columns))[:, 1] if target.kind == "binary" else p_raw
