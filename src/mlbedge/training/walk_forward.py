@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.training.targets import LABEL_COLUMNS, Target, handicap_rows, model_columns
+from mlbedge.training.targets import LABEL_COLUMNS, OPEN_PRICES, OUTCOME, Target, handicap_rows, model_columns
 
 Window = Literal["expanding", "sliding"]
 IntArray = npt.NDArray[np.int64]
@@ -252,6 +252,8 @@ def run_walk_forward(
                     "market_open",
                     "market_close",
                     "market_asof",
+                    # A move target's binary result, to score "open + predicted move".
+                    *([OUTCOME, *OPEN_PRICES] if target.open_time else []),
                 )
             )
             runs.append(
@@ -271,5 +273,5 @@ def run_walk_forward(
                     params=model.get_params(),
                 )
             )
-    predictions = pl.concat(frames) if frames else pl.DataFrame()
+    predictions = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
     return WalkForwardResult(predictions, runs, time.perf_counter() - started)
