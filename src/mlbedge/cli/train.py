@@ -241,7 +241,18 @@ def evaluate(
     params: dict[str, object] = {"num_threads": settings.train_num_threads}
     if rounds is not None:
         params["num_boost_round"] = rounds
-    result = run_walk_forward(labelled, chosen, folds, data.feature_names, model_params=params)
+    from mlbedge.training.model_cache import ModelCache
+
+    cache = ModelCache.for_settings(settings) if settings.train_model_cache else None
+    result = run_walk_forward(
+        labelled,
+        chosen,
+        folds,
+        data.feature_names,
+        model_params=params,
+        cache=cache,
+        feature_set_version=data.feature_set_version,
+    )
     scores, differences = compare(result.predictions)
     for target in chosen:
         console.print(f"\n[bold]{target.name}[/] (same games for every source)")

@@ -32,8 +32,9 @@ from mlbedge.betting.backtest import (
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.scoring import accuracy, brier, log_loss, none_if_nan
 from mlbedge.settings import get_settings
-from mlbedge.training.dataset import load_training_data
+from mlbedge.training.dataset import TrainingData, load_training_data
 from mlbedge.training.evaluation import compare
+from mlbedge.training.model_cache import ModelCache
 from mlbedge.training.targets import get_target, label_frame
 from mlbedge.training.trainer import fit_target
 
@@ -213,12 +214,17 @@ def run_season(
     model_params: Mapping[str, object] | None = None,
     cutoff_minutes: int | None = None,
     build: bool = True,
+    cache: ModelCache | None = None,
+    data: TrainingData | None = None,
 ) -> SeasonBacktest:
     """Train a model per market on ``train_seasons``, backtest ``test_season`` with
     :class:`ModelStrategy`, and score the forecasts beside the market.
 
     Every training season must come before the test season. With ``build`` the features of the
-    seasons involved are built first where missing or stale (the caller commits).
+    seasons involved are built first where missing or stale (the caller commits). With ``cache``
+    a model fitted before on the same rows with the same parameters is read back instead of
+    trained (:class:`~mlbedge.training.model_cache.ModelCache`); ``data`` (features and labels
+    covering the training and test seasons) spares reading them again when several seasons run.
     """
     train = sorted(set(train_seasons))
     if not train:
@@ -241,7 +247,8 @@ def run_season(
         raise LookupError(
             f"season {test_season} has no games in curated.games; load its file with `mlbedge data load`"
         )
-    data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
+    if data is None:
+        data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
     timings["features"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -250,6 +257,16 @@ def run_season(
     for name in markets:
         target = get_target(name)
         labelled = data.labelled(target).filter(pl.col("season").is_in(train))
+        if cache is not None:
+            rows = labelled.filter(pl.col("y").is_not_null()).sort("date", "game_id")
+            if rows.is_empty():
+                raise ValueError(f"no labelled games to train {target.name} on")
+            fitted = cache.fit(
+                rows, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
+            )
+            models[name] = fitted.model
+            training[name] = {**fitted.meta, "seconds": round(fitted.seconds, 3), "cached": fitted.hit}
+            continue
         trained = fit_target(
             labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
         )
