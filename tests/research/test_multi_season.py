@@ -7,6 +7,7 @@ and stores features); small models so the module stays quick.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,30 @@ def test_a_changed_row_misses_the_cache(runs: dict[str, Any], tmp_path: Path) ->
     assert (cache.misses, cache.hits) == (3, 0)
     cache.fit(rows, target, data.feature_names, data.feature_set_version, **FAST)
     assert cache.hits == 1
+
+
+def test_cli_runs_the_seasons_and_reuses_its_models(three_seasons: str, tmp_path: Path) -> None:
+    """``mlbedge backtest --test-seasons``: one JSON with each season and the pooled numbers, one
+    report; run again on the same home it trains nothing (the command says so, the cache log too)."""
+    from tests.betting.conftest import invoke
+
+    home = tmp_path / "home"
+    env = {
+        "MLBEDGE_DATABASE_URL": three_seasons,
+        "MLBEDGE_HOME": str(home),
+        "MLBEDGE_DATA_DIR": str(DATA_DIR),
+    }
+    json_path, report_path = tmp_path / "out.json", tmp_path / "r.html"
+    args = ["backtest", "--train-seasons", "2014", "--test-seasons", "2015-2016", "--rounds", "20", "--no-log",
+            "--json", str(json_path), "--report", str(report_path)]  # fmt: skip
+    first = invoke(args, env)
+    assert "6 models trained, 0 from the cache" in first
+    doc = json.loads(json_path.read_text())
+    assert sorted(doc["seasons"]) == ["2015", "2016"] and doc["test_seasons"] == [2015, 2016]
+    assert doc["all"]["n_bets"] == sum(d["all"]["n_bets"] for d in doc["seasons"].values())
+    assert "mlbedge backtest 2015-2016" in report_path.read_text()
+    second = invoke(args, env)
+    assert "0 models trained, 6 from the cache" in second
+    assert _numbers(json.loads(json_path.read_text())) == _numbers(doc)
+    log = (home / "cache" / "models" / LOG_FILE).read_text().split()
+    assert log.count("hit") == 6 and log.count("miss") == 6
