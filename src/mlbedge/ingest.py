@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from mlbedge.settings import Settings
 from mlbedge.sources import action_network, mlb_stats, sbd, vsin
-from mlbedge.sources.http import FetchResult, PoliteClient, Request, utcnow
+from mlbedge.sources.http import FetchResult, PoliteClient, Request, clock_at, utcnow
 from mlbedge.sources.matching import link_games
 from mlbedge.sources.raw_store import Spool, fetch_ids, load_fetches, mark_parsed, store_fetch
 from mlbedge.sources.snapshots import (
@@ -350,6 +350,13 @@ def _plan_mlb_stats(p: _Pass) -> None:
     done = set(have.get_column("game_pk").to_list()) if have is not None and not have.is_empty() else set()
     for game_pk in [g for g in finals if g not in done][: s.mlb_feed_live_max_per_run]:
         p.fetch(mlb_stats.feed_live_request(s, game_pk))
+    if s.mlb_backfill_auto and p.sink.conn is not None:
+        # The season's earlier days whose finals were never fetched (yesterday is asked above).
+        before = p.day - timedelta(days=1)
+        for start, end in backfill_ranges(
+            p.sink.conn, season_start(s, p.day.year), before - timedelta(days=1), s.mlb_backfill_chunk_days
+        ):
+            p.fetch(mlb_stats.schedule_request(s, start, end))
 
 
 def _plan_action_network(p: _Pass) -> None:
@@ -435,13 +442,15 @@ def run(
     sources: str | Sequence[str] | None = None,
     client: PoliteClient | None = None,
     clock: Callable[[], datetime] | None = None,
+    now: datetime | None = None,
 ) -> RunReport:
     """One pass over ``sources`` (default all) for MLB day ``day`` (default today, Eastern).
 
-    ``clock`` stamps every fetch (default: the real UTC clock). Nothing here raises for a source
-    being down or the database being away: the report says what happened.
+    ``clock`` stamps every fetch (default: the real UTC clock); ``now`` replays the pass as if
+    made at that moment (:class:`mlbedge.sources.http.ReplayClock`). Nothing here raises for a
+    source being down or the database being away: the report says what happened.
     """
-    clock = clock or utcnow
+    clock = clock or clock_at(now)
     started = clock()
     day = day or slate_day(started)
     names = parse_sources(sources)
@@ -536,6 +545,150 @@ def poll(
         if own_client:
             client.close()
     return reports
+
+
+# ---- the season's results ------------------------------------------------------------------
+
+# A day's games are over by this hour (Eastern) of the next day: a schedule fetched later holds
+# the day's finals.
+_DAY_COMPLETE_HOUR = 6
+
+
+def season_start(settings: Settings, season: int) -> date:
+    """The first day a season's schedule is asked for (``mlb_season_start``, MM-DD)."""
+    month, day_of_month = (int(part) for part in settings.mlb_season_start.split("-"))
+    return date(season, month, day_of_month)
+
+
+def covered_days(conn: psycopg.Connection, start: date, end: date) -> set[date]:
+    """Days in ``start``..``end`` whose schedule was fetched (and parsed) after they were over."""
+    fetches = fetch_frame(
+        conn,
+        """SELECT (params->>'startDate')::date AS first, (params->>'endDate')::date AS last, fetched_at
+           FROM raw.fetches
+           WHERE source = 'mlb_stats' AND endpoint = 'schedule' AND http_status BETWEEN 200 AND 299
+             AND parse_status IN ('parsed', 'partial')
+             AND params ? 'startDate' AND params ? 'endDate'
+             AND (params->>'startDate')::date <= %s AND (params->>'endDate')::date >= %s""",
+        (end, start),
+    )
+    if fetches.is_empty():
+        return set()
+    days = (
+        fetches.with_columns(day=pl.date_ranges("first", "last"))
+        .explode("day")
+        .filter(pl.col("day").is_between(start, end))
+        .with_columns(
+            complete=(pl.col("day").cast(pl.Datetime("us")) + pl.duration(days=1, hours=_DAY_COMPLETE_HOUR))
+            .dt.replace_time_zone(str(SLATE_ZONE))
+            .dt.convert_time_zone("UTC")
+        )
+        .filter(pl.col("fetched_at").dt.convert_time_zone("UTC") >= pl.col("complete"))
+    )
+    return set(days.get_column("day").to_list())
+
+
+def backfill_ranges(
+    conn: psycopg.Connection, start: date, end: date, chunk_days: int, *, refetch: bool = False
+) -> list[tuple[date, date]]:
+    """The ``start``..``end`` days not yet covered (all with ``refetch``), as runs of at most
+    ``chunk_days`` days: one schedule request each."""
+    if end < start:
+        return []
+    covered = set() if refetch else covered_days(conn, start, end)
+    ranges: list[tuple[date, date]] = []
+    day = start
+    while day <= end:
+        if day in covered:
+            day += timedelta(days=1)
+            continue
+        first = day
+        while (
+            day + timedelta(days=1) <= end
+            and day + timedelta(days=1) not in covered
+            and ((day + timedelta(days=1)) - first).days < chunk_days
+        ):
+            day += timedelta(days=1)
+        ranges.append((first, day))
+        day += timedelta(days=1)
+    return ranges
+
+
+class BackfillReport(BaseModel):
+    """What a backfill of a season's results fetched, parsed and linked."""
+
+    season: int
+    start: date
+    end: date
+    requests: int = 0
+    ok: int = 0
+    errors: list[str] = Field(default_factory=list)
+    parsed: int = 0
+    written: dict[str, int] = Field(default_factory=dict)
+    finals: int = 0
+    database_ok: bool = True
+    database_error: str | None = None
+
+
+def backfill(
+    settings: Settings,
+    *,
+    season: int,
+    through: date | None = None,
+    refetch: bool = False,
+    client: PoliteClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    now: datetime | None = None,
+) -> BackfillReport:
+    """Fetch the MLB schedule with scores for ``season`` (its days not yet covered, or all with
+    ``refetch``) up to ``through`` (default yesterday, Eastern, or the season's end), store every
+    response raw, parse it into ``staging.schedule``/``staging.results`` and link the source games.
+    ``curated.games`` is rebuilt by the caller (:func:`mlbedge.games.link.rebuild_games`; the daily
+    pipeline's link step), which puts the season's finals in reach of the features.
+    """
+    clock = clock or clock_at(now)
+    today = slate_day(clock())
+    last = min(through or today - timedelta(days=1), date(season, 12, 31), today - timedelta(days=1))
+    first = season_start(settings, season)
+    report = BackfillReport(season=season, start=first, end=last)
+    own_client = client is None
+    client = client or PoliteClient.from_settings(settings, clock=clock)
+    sink = RawSink(settings)
+    try:
+        if not sink.open():
+            report.database_ok, report.database_error = False, sink.error
+            return report
+        assert sink.conn is not None
+        ranges = backfill_ranges(sink.conn, first, last, settings.mlb_backfill_chunk_days, refetch=refetch)
+        sink.conn.commit()
+        this_pass = _Pass(settings, client, sink, clock, last)
+        for start, end in ranges:
+            result = this_pass.fetch(mlb_stats.schedule_request(settings, start, end))
+            report.requests += 1
+            if result is not None and result.ok:
+                report.ok += 1
+            elif result is not None:
+                report.errors.append(f"{start}..{end}: {result.error}")
+        run_report = RunReport(day=last, started_at=clock())
+        _finish(sink, run_report, settings, since=clock() - timedelta(days=1))
+        report.parsed, report.written = run_report.parsed, run_report.written
+        if sink.conn is not None:
+            report.finals = int(
+                sink.conn.execute(
+                    "SELECT count(DISTINCT r.game_pk) FROM staging.results r JOIN staging.schedule s "
+                    "USING (game_pk) WHERE r.is_final AND s.official_date BETWEEN %s AND %s",
+                    (first, last),
+                ).fetchone()[0]
+            )
+    except _DB_DOWN as exc:
+        sink.mark_down(exc)
+    finally:
+        if sink.error is not None:
+            report.database_ok, report.database_error = False, sink.error
+        sink.close()
+        if own_client:
+            client.close()
+    return report
 
 
 # ---- re-parse and status -------------------------------------------------------------------

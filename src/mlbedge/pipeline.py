@@ -1,4 +1,4 @@
-"""The daily job: ingest → features → materialize → predict → recommend → settle yesterday → monitor.
+"""The daily job: ingest → link → features → materialize → predict → recommend → settle yesterday → monitor.
 
 Every step is idempotent: it writes keyed rows (the features, the online slate, ``ops.predictions``,
 ``ops.recommended_bets``, the alerts) so running a day again rewrites the same values and changes
@@ -16,7 +16,17 @@ Predictions and recommendations go through the serving layer's own functions
 pipeline and the API cannot disagree on a number.
 
 A historical ``day`` (before yesterday, Eastern) skips the ingest: the live sources only know the
-present, and the historical files are loaded separately (``mlbedge data load``).
+present, and the historical files are loaded separately (``mlbedge data load``). The ingest also
+backfills the season's earlier days whose finals were never stored (:func:`mlbedge.ingest.backfill`).
+
+The link step rebuilds ``curated.games`` from staging on every pass, so a live game, a new first
+pitch or a new probable pitcher reaches the features the same day. A day the MLB schedule lists
+games for must end with those games served: none in ``curated.games``, none built, none in the
+online store is a failed step (the run exits non-zero) and a critical ``pipeline_empty`` alert,
+never a quiet "ok".
+
+``now`` (``pipeline run --now``) replays a recorded day as live: the ingest stamps its fetches
+with that moment and the features are computed as of it.
 """
 
 from __future__ import annotations
@@ -41,11 +51,21 @@ from mlbedge.storage.database import connect, fetch_frame
 
 log = logging.getLogger(__name__)
 
-STEPS: tuple[str, ...] = ("ingest", "features", "materialize", "predict", "recommend", "settle", "monitor")
+STEPS: tuple[str, ...] = (
+    "ingest",
+    "link",
+    "features",
+    "materialize",
+    "predict",
+    "recommend",
+    "settle",
+    "monitor",
+)
 # What each step needs to have succeeded in this run. The features read whatever is stored, so
 # they go on without a fresh ingest; the online store feeds predict and recommend.
 DEPENDS: dict[str, tuple[str, ...]] = {
     "ingest": (),
+    "link": (),
     "features": (),
     "materialize": ("features",),
     "predict": ("materialize",),
@@ -72,6 +92,7 @@ class PipelineConfig:
     retrain: bool = True  # let the monitor's alerts start a retraining cycle
     only: Sequence[str] | None = None  # run just these steps (the others are skipped)
     trigger: str = "cli"
+    now: datetime | None = None  # replay: the moment the run acts as if it were (None: the clock)
 
 
 @dataclass
@@ -119,12 +140,52 @@ class _Run:
         self.config = config
         self.day = day
         self._serving: Any = None
+        self._t0 = time.monotonic()
 
     @contextmanager
     def conn(self) -> Iterator[psycopg.Connection]:
         """A migrated connection committed when the block ends (one transaction per step)."""
         with connect(self.settings) as conn:
             yield conn
+
+    def now(self) -> datetime:
+        """The run's present: the replayed moment plus the time the run has taken, or the clock."""
+        if self.config.now is None:
+            return datetime.now(UTC)
+        return self.config.now.astimezone(UTC) + timedelta(seconds=time.monotonic() - self._t0)
+
+    def scheduled_games(self) -> int:
+        """Games of the day the newest stored MLB schedule lists (regular season and postseason,
+        postponed ones left out)."""
+        with self.conn() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT ON (game_pk) * FROM staging.schedule "
+                "ORDER BY game_pk, observed_at DESC) s WHERE s.official_date = %s "
+                "AND (s.game_type = 'R' OR s.game_type IN ('F', 'D', 'L', 'W')) "
+                "AND coalesce(s.detailed_state, '') NOT ILIKE 'postponed%%'",
+                (self.day,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def curated_games(self) -> int:
+        """Games of the day in ``curated.games``."""
+        with self.conn() as conn:
+            row = conn.execute("SELECT count(*) FROM curated.games WHERE date = %s", (self.day,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def empty_day(self, step: str, message: str, evidence: dict[str, Any]) -> RuntimeError:
+        """Store a critical ``pipeline_empty`` alert for the day and return the step's error."""
+        from mlbedge.monitoring.alerts import PIPELINE_EMPTY, Finding, raise_alerts
+
+        finding = Finding(
+            PIPELINE_EMPTY, f"pipeline:{step}", self.day.isoformat(), "critical", message, evidence
+        )
+        try:
+            with self.conn() as conn:
+                raise_alerts(conn, [finding])
+        except psycopg.Error:  # the step fails either way; the log keeps the alert's text
+            log.exception("could not store the alert: %s", message)
+        return RuntimeError(message)
 
     def serving(self) -> Any:
         """The API's serving state (store, pool, champions), built once for the run."""
@@ -152,9 +213,9 @@ def step_ingest(run: _Run) -> dict[str, Any]:
 
     if run.config.offline:
         raise StepSkipped("offline: the live sources are not fetched")
-    if historical(run.day):
+    if historical(run.day, run.now()):
         raise StepSkipped(f"{run.day} is historical: the live sources only serve the present")
-    report = ingest.run(run.settings, day=run.day)
+    report = ingest.run(run.settings, day=run.day, now=run.config.now)
     if not report.database_ok:
         raise RuntimeError(f"ingest could not store what it fetched: {report.database_error}")
     errors = {name: s.errors for name, s in report.sources.items() if s.errors}
@@ -168,13 +229,68 @@ def step_ingest(run: _Run) -> dict[str, Any]:
     }
 
 
+def step_link(run: _Run) -> dict[str, Any]:
+    """Rebuild ``curated.games`` from staging, live games with their ``gamePk`` and their latest
+    pre-cutoff facts (first pitch, probable pitchers); fail when the schedule's games are missing."""
+    from mlbedge.games.link import rebuild_games
+
+    with run.conn() as conn:
+        live = conn.execute("SELECT EXISTS (SELECT 1 FROM staging.schedule)").fetchone()
+        if not (live and live[0]):
+            raise StepSkipped("no live schedule stored: curated.games is the historical files'")
+        report = rebuild_games(conn, run.settings.cutoff_minutes)
+    scheduled, games = run.scheduled_games(), run.curated_games()
+    with run.conn() as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE home_starter IS NOT NULL AND away_starter IS NOT NULL) "
+            "FROM curated.games WHERE date = %s",
+            (run.day,),
+        ).fetchone()
+    both_starters = int(row[0]) if row else 0
+    if scheduled and not games:
+        raise run.empty_day(
+            "link",
+            f"the MLB schedule lists {scheduled} game(s) on {run.day} but none reached curated.games",
+            {"scheduled": scheduled, "games": games},
+        )
+    return {
+        "scheduled": scheduled,
+        "games": games,
+        "with_both_starters": both_starters,
+        "live_games": sum(s.live for s in report.seasons),
+    }
+
+
 def step_features(run: _Run) -> dict[str, Any]:
-    """Build the features the stored rows of the day's season lack (incremental)."""
+    """Build the features the stored rows of the day's season lack (incremental; a game whose
+    features were computed before its cutoff is computed again, so late facts reach it)."""
     from mlbedge.features.io import build_and_store
 
     with run.conn() as conn:
-        report = build_and_store(conn, seasons=[run.day.year], cutoff_minutes=run.settings.cutoff_minutes)
-    return {"games": report.games, "written": report.written, "feature_set_version": report.version}
+        report = build_and_store(
+            conn,
+            seasons=[run.day.year],
+            cutoff_minutes=run.settings.cutoff_minutes,
+            now=run.now() if run.config.now is not None else None,
+        )
+        built = conn.execute(
+            "SELECT count(*) FROM curated.game_features WHERE date = %s", (run.day,)
+        ).fetchone()
+    games, day_rows = run.curated_games(), int(built[0]) if built else 0
+    scheduled = run.scheduled_games()
+    if (games or scheduled) and not day_rows:
+        raise run.empty_day(
+            "features",
+            f"{run.day} has {scheduled} scheduled game(s) and {games} in curated.games, "
+            "but no features were built for any",
+            {"scheduled": scheduled, "games": games, "features": day_rows},
+        )
+    return {
+        "games": report.games,
+        "written": report.written,
+        "day_games": day_rows,
+        "feature_set_version": report.version,
+    }
 
 
 def step_materialize(run: _Run) -> dict[str, Any]:
@@ -188,6 +304,13 @@ def step_materialize(run: _Run) -> dict[str, Any]:
             try:
                 report = materialize(conn, store, dates=[run.day])
             except LookupError as exc:
+                games = run.curated_games()
+                if games or run.scheduled_games():
+                    raise run.empty_day(
+                        "materialize",
+                        f"{run.day} has games to serve but no stored features: {exc}",
+                        {"games": games},
+                    ) from exc
                 raise StepSkipped(f"no stored features for {run.day}: {exc}") from exc
     finally:
         store.close()
@@ -332,6 +455,7 @@ def step_monitor(run: _Run) -> dict[str, Any]:
 
 STEP_FUNCTIONS: dict[str, StepFn] = {
     "ingest": step_ingest,
+    "link": step_link,
     "features": step_features,
     "materialize": step_materialize,
     "predict": step_predict,

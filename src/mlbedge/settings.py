@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     mlb_feed_live_max_per_run: int = Field(
         default=30, ge=0, description="Live feeds (results, actual starters) fetched in one pass."
     )
+    mlb_backfill_auto: bool = Field(
+        default=True,
+        description="Each ingest pass also fetches the season's earlier days whose finals were never stored.",
+    )
+    mlb_backfill_chunk_days: int = Field(
+        default=31, ge=1, le=366, description="Days of schedule (with scores) asked in one backfill request."
+    )
+    mlb_season_start: str = Field(
+        default="03-15",
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="MM-DD: the first day of a season whose results are backfilled.",
+    )
     ingest_poll_minutes: float = Field(default=15.0, gt=0, description="Default `ingest poll --every`.")
     match_tolerance_hours: float = Field(
         default=6.0, gt=0, description="Largest first-pitch gap when linking a source game to a gamePk."

@@ -42,7 +42,7 @@ from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.features.io import copy_frame, read_inputs
 from mlbedge.features.pipeline import FeatureInputs, build_features
 from mlbedge.features.registry import registry
-from mlbedge.research.seasons import predictions_frame
+from mlbedge.research.forecasts import predictions_frame
 from mlbedge.settings import get_settings
 from mlbedge.sources.historical.files import historical_files
 from mlbedge.training.targets import get_target, label_frame

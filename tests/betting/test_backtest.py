@@ -16,7 +16,7 @@ from mlbedge.betting.backtest import (
     run_backtest,
 )
 from mlbedge.betting.kelly import StakingPolicy
-from mlbedge.research.seasons import score_forecasts
+from mlbedge.research.forecasts import score_forecasts
 from tests.betting import hand_season as hs
 
 # Hand-computed: profit per unit of an American price, and the multiplicative de-vig of a close.

@@ -280,7 +280,8 @@ def test_same_day_results_in_two_time_zones_count_only_once_both_are_observed() 
     )
     again = build_features(FeatureInputs(games=changed), cutoff_minutes=CUTOFF, game_ids=["c-next"])
     assert_same_rows(again, base, "next day's game after rewriting the western result")
-    assert base["away_games_season"].item() == 0
+    # Only the eastern result is observed by the next game's (Central) midnight cutoff.
+    assert base["away_games_season"].item() == 1
     assert (
         base["src_team_observed_at"].item() is None
         or base["src_team_observed_at"].item() <= base["as_of"].item()

@@ -93,6 +93,9 @@ def mutant_tree(mutation: Mutation, into: Path) -> Path:
     return src
 
 
+PYTEST = (sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf")
+
+
 def run_suite(src: Path, loaded_db_url: str) -> subprocess.CompletedProcess[str]:
     """The leakage subset in a child pytest importing ``mlbedge`` from ``src``."""
     env = {
@@ -107,7 +110,9 @@ def run_suite(src: Path, loaded_db_url: str) -> subprocess.CompletedProcess[str]
     )
     subprocess.run([sys.executable, "-c", check], env=env, check=True, timeout=60)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *SUITE],
+        # Its own --basetemp: a child pytest would otherwise reset the shared pytest-of-<user> folder
+        # to mode 0700 under the embedded-PostgreSQL tests, whose server runs as another user.
+        [*PYTEST, "--basetemp", str(src.parent / "pytest"), *SUITE],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -117,6 +122,7 @@ def run_suite(src: Path, loaded_db_url: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # five child runs: about a minute of CPU idle, far longer on a shared machine
 def test_every_clock_mutation_makes_the_leakage_suite_fail(
     loaded_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

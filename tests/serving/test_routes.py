@@ -71,7 +71,8 @@ def expected_probabilities(models: dict, rows: pl.DataFrame) -> dict[str, np.nda
     """Side-A probabilities of each market for ``rows``, computed without the API's code."""
     lines = {
         "moneyline": pl.lit(None, pl.Float64),
-        "total": pl.col("total_line"),
+        # The consensus total (a mean over books) at the nearest half run, a line books offer.
+        "total": (pl.col("total_line") * 2.0).round(0, mode="half_to_even") / 2.0,
         "runline": pl.when(pl.col("ml_home_prob") > 0.5)
         .then(-1.5)
         .when(pl.col("ml_home_prob").is_not_null())
@@ -188,7 +189,8 @@ def test_prediction_is_the_champion_on_the_stored_features(
                 ml[1]["edge"], ml[1]["probability"] / (1 - row["ml_home_prob"]) - 1, abs_tol=1e-9
             )
             total = markets["total"]
-            assert total["line"] == row["total_line"]
+            assert total["line"] == round(row["total_line"] * 2.0) / 2.0  # Python rounds half to even too
+            assert total["line"] * 2.0 == int(total["line"] * 2.0)
             assert total["sides"][0]["side"] == "over"
             assert math.isclose(
                 total["sides"][0]["market_probability"], row["total_over_prob"], abs_tol=1e-12

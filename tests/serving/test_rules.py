@@ -69,3 +69,10 @@ def test_an_empty_model_set_refuses_with_every_reason() -> None:
     empty = ModelSet({}, {"moneyline": "no champion here", "total": "registry down"}, datetime.now(UTC), 1)
     with pytest.raises(NoChampionError, match="moneyline: no champion here; total: registry down"):
         empty.require()
+
+
+def test_a_predicted_total_is_at_a_half_run_line_books_offer() -> None:
+    """The consensus total is a mean over books (8.4, 8.7): the prediction is for the nearest half run."""
+    matrix = np.array([[0.5, v, 0.5, -1.5, 0.4] for v in (8.4, 8.7, 8.25, 8.75, 9.0, np.nan)])
+    line = market_line("total", matrix, NAMES)
+    assert line[:5].tolist() == [8.5, 8.5, 8.0, 9.0, 9.0] and np.isnan(line[5])

@@ -141,6 +141,7 @@ def live(
         "ACTION_NETWORK_MIN_INTERVAL_SECONDS": "0.02",
         "VSIN_MIN_INTERVAL_SECONDS": "0.02",
         "SBD_MIN_INTERVAL_SECONDS": "0.02",
+        "MLB_BACKFILL_AUTO": "false",  # the season's backfill has its own tests (test_backfill.py)
     }
     for key, value in env.items():
         monkeypatch.setenv(f"MLBEDGE_{key}", value)

@@ -86,3 +86,10 @@ def test_2016_is_scored_against_the_price_bet_into(training_data) -> None:
     )  # fmt: skip
     assert same["estimate"][0] == pytest.approx(0.0, abs=1e-12)
     assert "at as_of" in markdown_table(scores, differences, "moneyline")
+    # The run line has no SBRO open: its opening price is Pinnacle's first run-line quote, not the
+    # one in force at the cutoff.
+    runline = training_data.labelled("runline").filter(
+        pl.col("season") == 2016, pl.col("market_open").is_not_null(), pl.col("market_asof").is_not_null()
+    )
+    assert runline.height > 1000
+    assert ((runline["market_open"] - runline["market_asof"]).abs() > 1e-9).mean() > 0.3

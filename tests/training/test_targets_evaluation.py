@@ -8,7 +8,7 @@ import pytest
 
 from mlbedge.features.registry import LABEL_ONLY
 from mlbedge.training.evaluation import compare, markdown_table
-from mlbedge.training.targets import TARGETS, model_columns, parse_targets
+from mlbedge.training.targets import MARGIN, TARGETS, handicap_rows, model_columns, parse_targets
 
 
 def test_no_label_or_closing_price_is_a_model_input(training_data) -> None:
@@ -112,3 +112,19 @@ def test_market_benchmarks_match_the_design_numbers(training_data) -> None:
     assert set(scores["season"].unique()) == {*(str(s) for s in range(2015, 2021)), "pooled"}
     table = markdown_table(scores, differences, "moneyline")
     assert "| pooled |" in table and "0.67" in table
+
+
+def test_runline_is_also_labelled_at_the_opposite_handicap(training_data) -> None:
+    """Each decided game again at minus its line, labelled from the real scores, never benchmarked."""
+    frame = training_data.labelled("runline")
+    original = frame.filter(pl.col(MARGIN).is_not_null() & pl.col("target_line").is_not_null())
+    flipped = handicap_rows(frame).slice(frame.height)
+    assert flipped.height == original.height > 10_000
+    assert (flipped["game_id"] == original["game_id"]).all()
+    assert (flipped["target_line"] == -original["target_line"]).all()
+    scores = flipped.join(training_data.labels, on="game_id", how="left", maintain_order="left")
+    assert (scores["home_score"] - scores["away_score"] == flipped[MARGIN]).all()
+    covered = (flipped[MARGIN] + flipped["target_line"] > 0).cast(pl.Float64)
+    assert (flipped["y"] == covered).all()
+    assert flipped["market_open"].null_count() == flipped["market_close"].null_count() == flipped.height
+    assert handicap_rows(training_data.labelled("total")).height == training_data.labelled("total").height

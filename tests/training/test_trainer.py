@@ -144,3 +144,27 @@ def test_regression_targets_fit_runs(training_data) -> None:
     assert "target_line" in trained.model.feature_names_in_
     with pytest.raises(ValueError, match="binary targets"):
         trained.model.predict_proba(frame.select(trained.model.feature_names_in_))
+
+
+def test_runline_model_prices_the_quoted_handicap(training_data) -> None:
+    """Home +1.5 (lose by one at most) is priced above home -1.5 (win by two) for every game, by
+    about the share of one-run games: the model knows which side gets -1.5."""
+    target = get_target("runline")
+    frame = training_data.labelled(target)
+    trained = fit_target(
+        frame.filter(pl.col("season").is_between(2013, 2014)),
+        target,
+        training_data.feature_names,
+        training_data.feature_set_version,
+        **FAST,
+    )
+    test = frame.filter((pl.col("season") == 2015) & pl.col("target_line").is_not_null())
+    columns = trained.model.feature_names_in_
+    plus = trained.model.predict_proba(test.with_columns(target_line=pl.lit(1.5)).select(columns))[:, 1]
+    minus = trained.model.predict_proba(test.with_columns(target_line=pl.lit(-1.5)).select(columns))[:, 1]
+    assert (plus > minus).all()
+    assert 0.15 < float(np.mean(plus - minus)) < 0.45
+    # Scored where labelled: at the favourite's line the model still matches its own label rate.
+    labelled = test.filter(pl.col("y").is_not_null())
+    at_line = trained.model.predict_proba(labelled.select(columns))[:, 1]
+    assert abs(float(np.mean(at_line)) - float(labelled["y"].mean())) < 0.05

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
+from mlbedge.domain.markets import MARKET_SIDES
 from mlbedge.domain.odds import profit_per_unit
 
 
@@ -38,11 +39,6 @@ class Result(StrEnum):
     VOID = "void"
 
 
-MARKET_SIDES: dict[str, tuple[str, str]] = {
-    "moneyline": ("home", "away"),
-    "total": ("over", "under"),
-    "runline": ("home", "away"),
-}
 SETTLE_COLUMNS = ("market", "side", "stake", "odds", "home_score", "away_score")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import typer
 from rich.table import Table
 
 from mlbedge.cli.features import parse_seasons
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, RoundsOption, console, fail, settings_for
 from mlbedge.storage.database import connect
 
 DEFAULT_MARKETS = "moneyline,total,runline"
@@ -40,25 +39,6 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def _flat_metrics(doc: dict[str, Any]) -> dict[str, float]:
-    """The document's numbers as MLflow metric names (``moneyline.roi``, ``total.model.log_loss``...)."""
-    out: dict[str, float] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
-        elif isinstance(value, list) and len(value) == 2 and prefix.endswith("_ci"):
-            walk(f"{prefix}.low", value[0])
-            walk(f"{prefix}.high", value[1])
-        elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            out[prefix] = float(value)
-
-    for key in ("moneyline", "total", "runline", "all"):
-        walk(key, doc.get(key))
-    return out
-
-
 def backtest(
     train_seasons: str = typer.Option(..., "--train-seasons", help="Seasons to train on, e.g. 2010-2019."),
     test_season: int | None = typer.Option(
@@ -76,9 +56,7 @@ def backtest(
     kelly_fraction: float = typer.Option(0.25, "--kelly-fraction", help="Share of full Kelly staked."),
     min_edge: float = typer.Option(0.0, "--min-edge", help="Smallest expected profit per unit worth a bet."),
     method: str = typer.Option("simultaneous", "--method", help="simultaneous or independent Kelly."),
-    rounds: int | None = typer.Option(
-        None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
-    ),
+    rounds: int | None = RoundsOption,
     log: bool = typer.Option(True, "--log/--no-log", help="Log the numbers and the report to MLflow."),
     home: Path | None = HomeOption,
 ) -> None:
@@ -87,16 +65,14 @@ def backtest(
     With ``--test-seasons`` each test season is trained on every earlier season and the JSON and
     the report give each season's numbers and the pooled ones."""
     from mlbedge.betting.report import season_report, write_report
-    from mlbedge.research.seasons import run_season
+    from mlbedge.research.seasons import log_backtest, run_season
     from mlbedge.training.dataset import MissingFeaturesError
+    from mlbedge.training.trainer import model_params
 
     settings = settings_for(home)
     seasons = parse_seasons(train_seasons) or []
     chosen = [m.strip() for m in markets.split(",") if m.strip()]
     policy = _policy(kelly_fraction, min_edge, method)
-    params: dict[str, object] = {"num_threads": settings.train_num_threads}
-    if rounds is not None:
-        params["num_boost_round"] = rounds
     if test_seasons is not None:
         if test_season is not None:
             raise typer.BadParameter("give --test-season or --test-seasons, not both")
@@ -104,7 +80,8 @@ def backtest(
 
         backtest_seasons(
             settings=settings, train=seasons, tests=parse_seasons(test_seasons) or [], markets=chosen,
-            policy=policy, bankroll=bankroll, params=params, json_out=json_out, report=report, log=log,
+            policy=policy, bankroll=bankroll, params=model_params(settings, rounds), json_out=json_out,
+            report=report, log=log,
         )  # fmt: skip
         return
     if test_season is None:
@@ -120,7 +97,7 @@ def backtest(
                 markets=chosen,
                 policy=policy,
                 bankroll=bankroll,
-                model_params=params,
+                model_params=model_params(settings, rounds),
                 cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
             )
     except (MissingFeaturesError, LookupError, ValueError) as exc:
@@ -140,35 +117,15 @@ def backtest(
             write_report(html, report)
             console.print(f"report written to {report}")
         return
-    import mlflow
-
+    assert html is not None
     from mlbedge.training import registry
 
-    experiment_id = registry.configure(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"backtest-{test_season}") as run:
-        mlflow.log_params(
-            {
-                "train_seasons": f"{season.train_seasons[0]}-{season.train_seasons[-1]}",
-                "test_season": test_season,
-                "markets": ",".join(chosen),
-                "bankroll": bankroll,
-                "feature_set_version": season.feature_set_version,
-                **{f"policy.{k}": v for k, v in season.policy.model_dump().items()},
-            }
-        )
-        mlflow.log_metrics(_flat_metrics(doc))
-        mlflow.set_tags({"mlbedge.kind": "backtest", "mlbedge.test_season": str(test_season)})
-        mlflow.log_dict(doc, "backtest.json")
-        assert html is not None
-        if report is not None:
-            write_report(html, report)
-            console.print(f"report written to {report}")
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                write_report(html, Path(tmp) / f"backtest_{test_season}.html")
-        console.print(
-            f"logged to MLflow run {run.info.run_id} ({registry.tracking_uri(settings)})", soft_wrap=True
-        )
+    run_id = log_backtest(
+        season, doc, html, markets=chosen, bankroll=bankroll, report=report, settings=settings
+    )
+    if report is not None:
+        console.print(f"report written to {report}")
+    console.print(f"logged to MLflow run {run_id} ({registry.tracking_uri(settings)})", soft_wrap=True)
 
 
 def _print_summary(doc: dict[str, Any]) -> None:
@@ -199,28 +156,23 @@ def _print_summary(doc: dict[str, Any]) -> None:
 
 
 def _load_model(reference: str, settings: Any) -> Any:
-    """``NAME@ALIAS`` or ``NAME/VERSION`` (NAME a registered model, or a target: the prefix is added)."""
+    """The model ``reference`` names (see :func:`mlbedge.training.registry.parse_model_reference`)."""
     from mlbedge.training import registry
-    from mlbedge.training.targets import TARGETS
 
-    if "@" in reference:
-        name, alias, version = *reference.split("@", 1), None
-    elif "/" in reference:
-        name, version = reference.rsplit("/", 1)
-        alias = None
-    else:
-        raise typer.BadParameter(
-            f"{reference!r}: give NAME@ALIAS (moneyline@champion) or NAME/VERSION (moneyline/3)"
-        )
-    full = registry.model_name(name, settings) if name in TARGETS else name
     try:
-        return registry.load_serving_model(full, alias=alias, version=version, settings=settings)
+        ref = registry.parse_model_reference(reference, settings)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        return registry.load_serving_model(ref.name, alias=ref.alias, version=ref.version, settings=settings)
     except Exception as exc:  # MLflow raises its own types for a missing model or version
-        raise fail(f"cannot load {reference} ({full}): {exc}") from exc
+        raise fail(f"cannot load {reference} ({ref.name}): {exc}") from exc
 
 
 def compare(
-    a: str = typer.Argument(..., help="Champion: NAME@ALIAS or NAME/VERSION, e.g. moneyline@champion."),
+    a: str = typer.Argument(
+        ..., help="Champion: NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS, e.g. moneyline@champion."
+    ),
     b: str = typer.Argument(..., help="Challenger, the same way, e.g. moneyline@challenger."),
     test_seasons: str | None = typer.Option(
         None, "--test-seasons", help="Seasons to compare on (default: every season after both windows)."

@@ -29,8 +29,9 @@ def backtest_seasons(
 ) -> None:
     """Run the seasons, print per-season and pooled numbers, write the JSON and the report, log."""
     from mlbedge.betting.report import render_report, write_report
-    from mlbedge.cli.backtest import _flat_metrics, _num, _pct
+    from mlbedge.cli.backtest import _num, _pct
     from mlbedge.research.multi_season import run_seasons
+    from mlbedge.research.seasons import flat_metrics
     from mlbedge.training.dataset import MissingFeaturesError
     from mlbedge.training.model_cache import ModelCache
 
@@ -116,7 +117,7 @@ def backtest_seasons(
                 "feature_set_version": doc["feature_set_version"],
             }
         )
-        mlflow.log_metrics(_flat_metrics(doc))
+        mlflow.log_metrics(flat_metrics(doc))
         mlflow.set_tags({"mlbedge.kind": "backtest", "mlbedge.test_seasons": f"{tests[0]}-{tests[-1]}"})
         mlflow.log_dict(doc, "backtest.json")
         if report is not None:

@@ -23,7 +23,7 @@ import typer
 from rich.progress import Progress
 
 from mlbedge.cli.data import print_link_report, print_summaries
-from mlbedge.cli.options import HomeOption, console, fail, print_frame, settings_for
+from mlbedge.cli.options import HomeOption, console, fail, parse_date, print_frame, settings_for
 from mlbedge.notices import DATA_NOTICE
 from mlbedge.settings import Settings
 from mlbedge.storage.database import connect
@@ -91,29 +91,26 @@ def _train(settings: Settings, seasons: list[int], rounds: int) -> None:
     from mlbedge.training import registry
     from mlbedge.training.dataset import load_training_data
     from mlbedge.training.targets import get_target
-    from mlbedge.training.trainer import fit_target
+    from mlbedge.training.trainer import model_params
 
     with connect(settings) as conn:
         data = load_training_data(conn, seasons=seasons)
     console.print(
         f"{len(data.features):,} games, seasons {seasons[0]}-{seasons[-1]}; MLflow at {registry.tracking_uri(settings)}"
     )
-    for market in DEMO_MARKETS:
-        target = get_target(market)
-        trained = fit_target(
-            data.labelled(target),
-            target,
-            data.feature_names,
-            data.feature_set_version,
-            num_boost_round=rounds,
-            num_threads=settings.train_num_threads,
+    # The demo's models serve right away: each new version becomes the champion.
+    published = registry.train_and_register(
+        data,
+        [get_target(m) for m in DEMO_MARKETS],
+        settings=settings,
+        params=model_params(settings, rounds),
+        promote=True,
+    )
+    for done in published:
+        console.print(
+            f"  {done.target.name}: {done.trained.n_train:,} games, {done.logged.name} version {done.version} "
+            "(champion)"
         )
-        logged = registry.log_training(trained, settings=settings)
-        # The demo's models serve right away: each new version becomes the champion.
-        version = registry.register(
-            logged, trained, settings=settings, aliases=(registry.CHALLENGER, registry.CHAMPION)
-        )
-        console.print(f"  {market}: {trained.n_train:,} games, {logged.name} version {version} (champion)")
 
 
 def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: int) -> Path:
@@ -121,6 +118,7 @@ def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: 
     from mlbedge.betting.report import season_report, write_report
     from mlbedge.research.seasons import run_season
     from mlbedge.serving.dashboard import save_backtest
+    from mlbedge.training.trainer import model_params
 
     with connect(settings) as conn:
         season = run_season(
@@ -130,7 +128,7 @@ def _backtest(settings: Settings, seasons: list[int], test_season: int, rounds: 
             markets=list(DEMO_MARKETS),
             policy=StakingPolicy(kelly_fraction=0.25),
             bankroll=1000.0,
-            model_params={"num_boost_round": rounds, "num_threads": settings.train_num_threads},
+            model_params=model_params(settings, rounds),
         )
     doc = season.to_json(n_resamples=500)
     rows = [
@@ -277,10 +275,8 @@ def demo(
 ) -> None:
     """The whole pipeline on the embedded default, end to end, in a few minutes."""
     settings = settings_for(home)
-    try:
-        when = date.fromisoformat(day)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--date {day!r} is not a date YYYY-MM-DD") from exc
+    when = parse_date(day)
+    assert when is not None
     seasons = _seasons(train_seasons)
     console.rule("mlbedge demo")
     console.print(f"home: {settings.home}\ndata: {settings.data_dir}")

@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 
 from mlbedge import ingest as live
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_now, settings_for
+from mlbedge.games.link import rebuild_games
 from mlbedge.settings import Settings
 from mlbedge.storage.database import connect
 
@@ -80,14 +81,50 @@ def print_run(report: live.RunReport) -> None:
 def run_cmd(
     day: str | None = typer.Option(None, "--date", help="MLB day YYYY-MM-DD (default today, Eastern)."),
     sources: str | None = SourcesOption,
+    now: str | None = NowOption,
     home: Path | None = HomeOption,
 ) -> None:
     """One pass: fetch every source, keep each response raw, parse it, link games to gamePk."""
     settings = settings_for(home)
-    report = live.run(settings, day=_day(day), sources=_sources(sources))
+    report = live.run(settings, day=_day(day), sources=_sources(sources), now=parse_now(now))
     print_run(report)
     if report.every_source_failed:
         raise fail(f"every source failed this pass ({', '.join(report.sources)}): nothing usable fetched")
+
+
+@app.command("backfill")
+def backfill_cmd(
+    season: int = typer.Option(
+        ..., "--season", min=1876, max=2999, help="The season whose results to fetch."
+    ),
+    through: str | None = typer.Option(
+        None, "--through", help="Last day YYYY-MM-DD (default yesterday, Eastern, or the season's end)."
+    ),
+    refetch: bool = typer.Option(False, "--refetch", help="Ask again for days already stored."),
+    now: str | None = NowOption,
+    home: Path | None = HomeOption,
+) -> None:
+    """The season's schedule with scores from the MLB Stats API: stored raw, parsed into
+    staging.results, linked into curated.games (form, Elo and pitchers' records current)."""
+    settings = settings_for(home)
+    report = live.backfill(
+        settings, season=season, through=_day(through), refetch=refetch, now=parse_now(now)
+    )
+    for error in report.errors:
+        console.print(f"  [red]{error}[/]")
+    if not report.database_ok:
+        raise fail(f"database: {report.database_error}")
+    with connect(settings) as conn:
+        link = rebuild_games(conn, settings.cutoff_minutes)
+    linked = sum(s.live for s in link.seasons if s.season == season)
+    written = ", ".join(f"{k}={v}" for k, v in sorted(report.written.items()) if v) or "nothing new"
+    console.print(
+        f"backfill {report.season} ({report.start}..{report.end}): {report.requests} request(s), "
+        f"{report.ok} ok; parsed {report.parsed}; written: {written}; "
+        f"final games stored {report.finals}; live games in curated.games {linked}"
+    )
+    if report.errors:
+        raise typer.Exit(1)
 
 
 @app.command("poll")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, NowOption, console, fail, parse_date, parse_now, settings_for
 from mlbedge.pipeline import (
     STEPS,
     PipelineConfig,
@@ -26,15 +26,6 @@ app = typer.Typer(
 )
 
 _STYLE = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
-
-
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--date {text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _steps(text: str | None) -> list[str] | None:
@@ -84,13 +75,16 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Skip steps an earlier run of the day finished."),
     retrain: bool = typer.Option(True, "--retrain/--no-retrain", help="Let alerts start a retraining cycle."),
     steps: str | None = typer.Option(None, "--steps", help=f"Only these steps ({','.join(STEPS)})."),
+    now: str | None = NowOption,
     home: Path | None = HomeOption,
 ) -> None:
-    """Run the daily job once; exits 1 when a step failed (the others still ran)."""
+    """Run the daily job once; exits 1 when a step failed (the others still ran), among them a
+    day whose scheduled games could not be served."""
     from mlbedge.ingest import slate_day
 
     settings = settings_for(home)
-    when = _date(day) or slate_day(datetime.now(UTC))
+    replay = parse_now(now)
+    when = parse_date(day) or slate_day(replay or datetime.now(UTC))
     config = PipelineConfig(
         bankroll=bankroll,
         retries=retries,
@@ -99,8 +93,9 @@ def run(
         resume=resume,
         retrain=retrain,
         only=_steps(steps),
+        now=replay,
     )
-    console.print(f"pipeline for {when} (home {settings.home})")
+    console.print(f"pipeline for {when} (home {settings.home})" + (f", as of {replay}" if replay else ""))
     report = run_pipeline(settings, when, config, on_step=_progress)
     print_report(report)
     if report.status != "ok":
@@ -150,7 +145,7 @@ def status(
 ) -> None:
     """The latest step attempts: status, seconds, counts, errors."""
     settings = settings_for(home)
-    frame = step_history(settings, _date(day), limit)
+    frame = step_history(settings, parse_date(day), limit)
     if frame.is_empty():
         console.print("no pipeline runs recorded yet")
         return

@@ -6,12 +6,11 @@ online store); ``feast_app`` is the ``mlbedge feast`` group (optional Feast inte
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from mlbedge.cli.options import HomeOption, console, fail, settings_for
+from mlbedge.cli.options import HomeOption, console, fail, parse_dates, settings_for
 from mlbedge.settings import Settings
 from mlbedge.storage.database import connect
 from mlbedge.store.base import StoreError, StoreUnavailableError
@@ -29,15 +28,6 @@ def _seasons(text: str | None) -> list[int] | None:
     return parse_seasons(text)
 
 
-def _dates(text: str | None) -> list[date] | None:
-    if text is None:
-        return None
-    try:
-        return sorted({date.fromisoformat(part.strip()) for part in text.split(",")})
-    except ValueError as exc:
-        raise typer.BadParameter(f"--date {text!r}: expected YYYY-MM-DD (or a comma-separated list)") from exc
-
-
 def materialize(
     day: str | None = typer.Option(
         None, "--date", help="Only this date's slate (YYYY-MM-DD; commas for more)."
@@ -52,7 +42,7 @@ def materialize(
     settings = settings_for(home)
     if day is not None and seasons is not None:
         raise fail("give --date or --seasons, not both")
-    dates, wanted = _dates(day), _seasons(seasons)
+    dates, wanted = parse_dates(day), _seasons(seasons)
     store = redis_store(settings)
     try:
         with connect(settings) as conn:

@@ -7,7 +7,6 @@ commands so that the rest of the CLI starts without them.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +14,7 @@ import typer
 from rich.table import Table
 
 from mlbedge.cli.features import parse_seasons
-from mlbedge.cli.options import HomeOption, console, fail, print_frame, settings_for
+from mlbedge.cli.options import HomeOption, RoundsOption, console, fail, parse_date, print_frame, settings_for
 from mlbedge.storage.database import connect
 
 DEFAULT_TARGETS = "moneyline,total,runline"
@@ -46,22 +45,17 @@ def train(
         DEFAULT_TARGETS, "--targets", help="Comma-separated: moneyline,total,runline,total_runs,run_diff."
     ),
     promote: bool = typer.Option(False, "--promote", help="Make the new versions champion right away."),
-    rounds: int | None = typer.Option(
-        None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
-    ),
+    rounds: int | None = RoundsOption,
     home: Path | None = HomeOption,
 ) -> None:
     """Train one model per target, log it to MLflow and register it (alias challenger; champion if first)."""
     from mlbedge.training import registry
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
-    from mlbedge.training.trainer import fit_target
+    from mlbedge.training.trainer import model_params
 
     settings = settings_for(home)
     chosen = _targets(targets)
     seasons = parse_seasons(train_seasons)
-    params: dict[str, object] = {"num_threads": settings.train_num_threads}
-    if rounds is not None:
-        params["num_boost_round"] = rounds
     try:
         with connect(settings) as conn:
             data = load_training_data(conn, seasons=seasons)
@@ -71,17 +65,11 @@ def train(
         f"training on {len(data.features):,} games, seasons {data.seasons[0]}-{data.seasons[-1]}, "
         f"feature set [bold]{data.feature_set_version}[/]; MLflow: {registry.tracking_uri(settings)}"
     )
-    for target in chosen:
-        trained = fit_target(
-            data.labelled(target), target, data.feature_names, data.feature_set_version, **params
-        )
-        logged = registry.log_training(trained, settings=settings)
-        aliases = (registry.CHALLENGER, registry.CHAMPION) if promote else (registry.CHALLENGER,)
-        version = registry.register(logged, trained, settings=settings, aliases=aliases)
-        holder = registry.champion(logged.name, settings=settings)
-        names = [registry.CHALLENGER] + (
-            [registry.CHAMPION] if holder and str(holder.version) == version else []
-        )
+    published = registry.train_and_register(
+        data, chosen, settings=settings, params=model_params(settings, rounds), promote=promote
+    )
+    for done in published:
+        trained, target = done.trained, done.target
         report = trained.model.calibration_report_
         quality = (
             f", OOF log loss {report['oof_log_loss_raw']:.4f}, validation ECE "
@@ -92,7 +80,8 @@ def train(
         console.print(
             f"[bold]{target.name}[/]: {trained.n_train:,} games {trained.train_start}..{trained.train_end}, "
             f"{trained.model.best_iteration_} rounds, calibration {trained.model.calibrator_.method}{quality} "
-            f"-> {logged.name} version {version}, aliases {','.join(names)} ({trained.seconds:.1f} s)",
+            f"-> {done.logged.name} version {done.version}, aliases {','.join(done.aliases)} "
+            f"({trained.seconds:.1f} s)",
             soft_wrap=True,
         )
 
@@ -106,21 +95,17 @@ def retrain(
     json_out: Path | None = typer.Option(
         None, "--json", help="Also write the decisions here.", dir_okay=False
     ),
-    rounds: int | None = typer.Option(
-        None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
-    ),
+    rounds: int | None = RoundsOption,
     home: Path | None = HomeOption,
 ) -> None:
     """One sliding-window retraining cycle: train challengers, promote those that beat the champion."""
     from mlbedge.training.dataset import MissingFeaturesError
     from mlbedge.training.retrain import retrain_cycle
+    from mlbedge.training.trainer import model_params
 
     settings = settings_for(home)
     chosen = _targets(targets)
-    try:
-        when = date.fromisoformat(as_of) if as_of else None
-    except ValueError as exc:
-        raise typer.BadParameter(f"--as-of {as_of!r} is not a date YYYY-MM-DD") from exc
+    when = parse_date(as_of, "--as-of")
     try:
         with connect(settings) as conn:
             decisions = retrain_cycle(
@@ -129,7 +114,7 @@ def retrain(
                 as_of=when,
                 force=force,
                 settings=settings,
-                model_params=None if rounds is None else {"num_boost_round": rounds},
+                model_params=model_params(settings, rounds),
             )
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc
@@ -213,15 +198,14 @@ def evaluate(
         None, "--json", help="Write the scores and differences here.", dir_okay=False
     ),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the comparison to MLflow."),
-    rounds: int | None = typer.Option(
-        None, "--rounds", help="Cap on boosting rounds (default: the trainer's)."
-    ),
+    rounds: int | None = RoundsOption,
     home: Path | None = HomeOption,
 ) -> None:
     """Walk-forward: the model against the de-vigged opening line, the price at the cutoff (the one
     bet into) and the closing line, on the same games."""
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
     from mlbedge.training.evaluation import compare, markdown_table
+    from mlbedge.training.trainer import model_params
     from mlbedge.training.walk_forward import run_walk_forward, season_folds
 
     settings = settings_for(home)
@@ -238,19 +222,15 @@ def evaluate(
     except (MissingFeaturesError, ValueError) as exc:
         raise fail(str(exc)) from exc
     labelled = {t.name: data.labelled(t) for t in chosen}
-    params: dict[str, object] = {"num_threads": settings.train_num_threads}
-    if rounds is not None:
-        params["num_boost_round"] = rounds
     from mlbedge.training.model_cache import ModelCache
 
-    cache = ModelCache.for_settings(settings) if settings.train_model_cache else None
     result = run_walk_forward(
         labelled,
         chosen,
         folds,
         data.feature_names,
-        model_params=params,
-        cache=cache,
+        model_params=model_params(settings, rounds),
+        cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
         feature_set_version=data.feature_set_version,
     )
     scores, differences = compare(result.predictions)
@@ -298,6 +278,7 @@ def tune(
 ) -> None:
     """Optuna search on validation seasons; several machines can share one PostgreSQL storage."""
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
+    from mlbedge.training.trainer import model_params
     from mlbedge.training.tuning import tune as run_tuning
 
     settings = settings_for(home)
@@ -313,7 +294,7 @@ def tune(
             n_trials=trials,
             study_name=study,
             storage=storage,
-            fixed_params={"num_threads": settings.train_num_threads},
+            fixed_params=model_params(settings),
             settings=settings,
         )
     except (MissingFeaturesError, ValueError) as exc:

@@ -31,29 +31,32 @@ from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.prices import OPENING_COLUMNS, collect_snapshots, conform, priced
 from mlbedge.features.registry import feature_set_version, registry
 from mlbedge.features.validation import validate_features
+from mlbedge.games.schema import games_columns
 from mlbedge.settings import get_settings
 
 # The curated.games columns feature code may read, by kind. Nothing else is ever selected.
-SCHEDULE_COLUMNS: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "season": pl.Int32(),
-    "date": pl.Date(),
-    "game_type": pl.String(),
-    "game_num": pl.Int16(),
-    "home_team_id": pl.Int64(),
-    "away_team_id": pl.Int64(),
-    "start_time_utc": TIMESTAMP,
-    "day_night": pl.String(),
-    # The starters listed before the game (the actual starter is a label, never read here).
-    "home_listed_starter": pl.String(),
-    "away_listed_starter": pl.String(),
-    "home_starter_hand": pl.String(),
-    "away_starter_hand": pl.String(),
-    "pin_game_no": pl.Int64(),
-}
-RESULT_COLUMNS: dict[str, pl.DataType] = {"home_score": pl.Int64(), "away_score": pl.Int64()}
+SCHEDULE_COLUMNS: dict[str, pl.DataType] = games_columns(
+    [
+        "game_id",
+        "season",
+        "date",
+        "game_type",
+        "game_num",
+        "home_team_id",
+        "away_team_id",
+        "start_time_utc",
+        "day_night",
+        # The starters listed before the game (the actual starter is a label, never read here).
+        "home_listed_starter",
+        "away_listed_starter",
+        "home_starter_hand",
+        "away_starter_hand",
+        "pin_game_no",
+    ]
+)
+RESULT_COLUMNS: dict[str, pl.DataType] = games_columns(["home_score", "away_score"])
 # When a result is observed: a suspended game's completion date (read by the clock only).
-RESULT_TIME_COLUMNS: dict[str, pl.DataType] = {"completion_date": pl.Date()}
+RESULT_TIME_COLUMNS: dict[str, pl.DataType] = games_columns(["completion_date"])
 GAME_COLUMNS: dict[str, pl.DataType] = {
     **SCHEDULE_COLUMNS,
     **OPENING_COLUMNS,

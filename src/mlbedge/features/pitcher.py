@@ -136,7 +136,10 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 def starts_state(log: pl.LazyFrame) -> pl.LazyFrame:
     """Per pitcher (season, team, key), after each observation time: starts, team results in them."""
     keys = ["team_id", "season", "starter_key"]
-    ordered = log.filter(pl.col("starter_key").is_not_null()).sort([*keys, "date", "game_num", "game_id"])
+    # In observation order, as team form (see team._window_stats).
+    ordered = log.filter(pl.col("starter_key").is_not_null()).sort(
+        [*keys, "observed_at", "date", "game_num", "game_id"]
+    )
     columns = [
         # A state is known once every result in it is (see team._window_stats).
         pl.col("observed_at").cum_max().over(keys).alias("observed_at"),
@@ -171,7 +174,7 @@ def vs_hand_state(log: pl.LazyFrame) -> pl.LazyFrame:
     """Per team, season and opposing starter's hand: win share, runs scored per game, games."""
     keys = ["team_id", "season", "opp_starter_hand"]
     ordered = log.filter(pl.col("opp_starter_hand").is_not_null()).sort(
-        [*keys, "date", "game_num", "game_id"]
+        [*keys, "observed_at", "date", "game_num", "game_id"]
     )
     n = pl.int_range(1, pl.len() + 1).over(keys)
     state = ordered.select(

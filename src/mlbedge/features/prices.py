@@ -16,7 +16,8 @@ market priced outside [MIN_OVERROUND, MAX_OVERROUND] (a keying error, not a mark
 or before the game's ``as_of`` (and that book's opening one). :func:`offered_quotes` is what a
 bettor could take then: SBRO's untimed opening line only where the start time is unknown (then
 ``as_of`` *is* the moment it was observed); a game with a known start is offered the time-stamped
-books' last quote before its cutoff.
+books' last quote before its cutoff; never an aggregate no one takes bets at (Action Network's
+consensus and open lines, :mod:`mlbedge.domain.books`), which the features still read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from mlbedge.domain.books import bettable
 from mlbedge.domain.markets import MARKETS
 from mlbedge.domain.odds import american_to_implied, fair_two_way
 from mlbedge.features.asof import TIMESTAMP
@@ -301,14 +303,14 @@ def offered_quotes(targets: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFra
     ``targets``: ``game_id, as_of, start_known``; ``snapshots``: priced (:func:`priced`). Returns
     :data:`OFFER_SCHEMA` rows sorted by ``as_of, game_id, market, book``: per game, book and market
     the last snapshot observed at or before ``as_of``; SBRO's untimed opening line only where the
-    start is unknown.
+    start is unknown; only books that take bets.
     """
     if snapshots.is_empty() or targets.is_empty():
         return pl.DataFrame(schema=OFFER_SCHEMA)
     in_force = quotes_at_cutoff(targets.select("game_id", "as_of").lazy(), snapshots.lazy())
     return (
         in_force.join(targets.select("game_id", "start_known").lazy(), on="game_id", how="inner")
-        .filter(pl.col("timestamped") | ~pl.col("start_known"))
+        .filter(pl.col("timestamped") | ~pl.col("start_known"), bettable("book"))
         .select(*OFFER_COLUMNS)
         .sort("as_of", "game_id", "market", "book")
         .collect()

@@ -284,13 +284,16 @@ def _pythag(rf: pl.Expr, ra: pl.Expr) -> pl.Expr:
 
 
 def _window_stats(log: pl.LazyFrame, keys: list[str], windows: tuple[int | None, ...]) -> pl.LazyFrame:
-    """Sums over the last N games (or the season) per ``keys``, as of each game, in game order.
+    """Sums over the last N games (or the season) per ``keys``, as of each result, in the order the
+    results are observed.
 
-    ``observed_at`` becomes the latest observation time of any result summed so far: the order of
-    games within a date is not always the order their results are observed in (the data has a
-    few same-day games of one team in two time zones), and a state is known only once all of it is.
+    ``observed_at`` becomes the latest observation time of any result summed so far (a state is
+    known only once all of it is); observation order keeps it equal to the newest result's time.
     """
-    ordered = log.sort([*keys, "date", "game_num", "game_id"])
+    # Accumulated in the order results are OBSERVED (then by date): a state at any moment holds
+    # exactly the results observed by then -- a suspended game completed in another zone, or a
+    # same-day result further west, joins the state only once it is known.
+    ordered = log.sort([*keys, "observed_at", "date", "game_num", "game_id"])
     sums = [pl.col("observed_at").cum_max().over(keys).alias("observed_at")]
     for window in windows:
         label = _window_label(window)

@@ -4,6 +4,10 @@ A live game is keyed by its ``gamePk``. Its record takes the schedule facts from
 observation, the first pitch from the newest *pre-game* observation, the listed starters from the
 newest pre-game listing observed at or before the cutoff (so a late change never leaks into a
 feature), and the score from the newest final result (a label).
+
+A finished game no pre-game listing was ever observed for (a result backfilled after the fact)
+takes its starters from the newest listing at all, flagged ``starters_after_game``: like the
+historical files' starters, they are who pitched, and they give later games the pitchers' records.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ WITH last_any AS (
     FROM staging.pregame_probable_pitchers pp JOIN games g USING (game_pk)
     WHERE pp.observed_at <= g.first_pitch - make_interval(mins => %(cutoff)s)
     ORDER BY pp.game_pk, pp.side, pp.observed_at DESC
+), late_starters AS (
+    SELECT DISTINCT ON (pp.game_pk, pp.side) pp.game_pk, pp.side, pp.pitcher_name, pp.pitch_hand
+    FROM staging.probable_pitchers pp JOIN games g USING (game_pk)
+    WHERE pp.pitcher_name IS NOT NULL
+    ORDER BY pp.game_pk, pp.side, pp.observed_at DESC
 ), finals AS (
     SELECT DISTINCT ON (game_pk) game_pk, home_score, away_score FROM staging.results
     WHERE is_final ORDER BY game_pk, observed_at DESC
@@ -49,15 +58,23 @@ SELECT g.game_pk, g.official_date AS date, coalesce(g.season, extract(year FROM 
        g.away_team_id, g.home_team_id, g.first_pitch AS start_time_utc,
        CASE upper(left(g.day_night, 1)) WHEN 'D' THEN 'D' WHEN 'N' THEN 'N' END AS day_night,
        f.home_score, f.away_score,
-       hs.pitcher_name AS home_starter, aws.pitcher_name AS away_starter,
-       upper(left(hs.pitch_hand, 1)) AS home_starter_hand, upper(left(aws.pitch_hand, 1)) AS away_starter_hand,
+       coalesce(hs.pitcher_name, lh.pitcher_name) AS home_starter,
+       coalesce(aws.pitcher_name, la.pitcher_name) AS away_starter,
+       upper(left(coalesce(hs.pitch_hand, lh.pitch_hand), 1)) AS home_starter_hand,
+       upper(left(coalesce(aws.pitch_hand, la.pitch_hand), 1)) AS away_starter_hand,
        concat_ws(',',
            CASE WHEN g.detailed_state ILIKE 'postponed%%' THEN 'postponed' END,
-           CASE WHEN g.start_time_tbd THEN 'start_time_tbd' END) AS flags
+           CASE WHEN g.start_time_tbd THEN 'start_time_tbd' END,
+           CASE WHEN (lh.game_pk IS NOT NULL OR la.game_pk IS NOT NULL) THEN 'starters_after_game' END) AS flags
 FROM games g
 LEFT JOIN finals f USING (game_pk)
 LEFT JOIN starters hs ON hs.game_pk = g.game_pk AND hs.side = 'home'
 LEFT JOIN starters aws ON aws.game_pk = g.game_pk AND aws.side = 'away'
+-- Only a finished game with no pre-game listing on either side falls back to the late listing.
+LEFT JOIN late_starters lh ON lh.game_pk = g.game_pk AND lh.side = 'home'
+    AND f.game_pk IS NOT NULL AND hs.game_pk IS NULL AND aws.game_pk IS NULL
+LEFT JOIN late_starters la ON la.game_pk = g.game_pk AND la.side = 'away'
+    AND f.game_pk IS NOT NULL AND hs.game_pk IS NULL AND aws.game_pk IS NULL
 """
 
 

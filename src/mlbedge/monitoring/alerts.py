@@ -40,7 +40,9 @@ SCALE_JUMP = "scale_jump"
 SIDES_SWAPPED = "sides_swapped"
 CLOCK = "clock"
 PREDICTION_SHIFT = "prediction_shift"
+PIPELINE_EMPTY = "pipeline_empty"  # the schedule lists games the daily pipeline could not serve
 KINDS: tuple[str, ...] = (
+    PIPELINE_EMPTY,
     MISSING_VALUES,
     CONSTANT_VALUES,
     SCALE_JUMP,

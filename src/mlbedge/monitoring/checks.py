@@ -12,8 +12,10 @@ On the day's games (the slate of ``as_of``):
   that happened on almost no day (``missing_values``);
 - :func:`check_constant` — features with one value in every game of the day where that almost
   never happened (``constant_values``: a feed stuck on a value);
-- :func:`check_scale` — features whose values mostly fall outside the training range, as when a
-  price arrives in another unit (decimal odds read as American) (``scale_jump``);
+- :func:`check_scale` — price, probability and line features (the float ones) whose values mostly
+  fall outside the training range, as when a price arrives in another unit (decimal odds read as
+  American); critical when the day's median lies beyond the range by a quarter of the feature's
+  size (its range or its magnitude) or more (``scale_jump``);
 - :func:`check_sides` — the market's home price against the team ratings: swapped home and away
   contradicts them on every game (``sides_swapped``);
 - :func:`check_clocks` — the features that are clocks by design (day of season, games played)
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlbedge.features.registry import FAMILY_DESCRIPTIONS, Family
+from mlbedge.features.registry import FAMILY_DESCRIPTIONS, Family, registry
 from mlbedge.monitoring.alerts import (
     CLOCK,
     CONSTANT_VALUES,
@@ -250,10 +252,15 @@ def check_scale(rows: DayRows, reference: Reference) -> list[Finding]:
     if day.height < MIN_DAY_GAMES:
         return []
     flagged = {}
+    # Prices, probabilities and lines (floats); a count of books or quotes that grows is drift.
+    floats = {f.name for f in registry() if f.dtype == "float64"}
     names = [
         n
         for n in reference.features
-        if n in day.columns and n not in reference.clocks and reference.day_stats[n]["lo"] is not None
+        if n in day.columns
+        and n in floats
+        and n not in reference.clocks
+        and reference.day_stats[n]["lo"] is not None
     ]
     values = day.select(pl.col(n).cast(pl.Float64).fill_nan(None) for n in names)
     recent = _recent(rows, reference)
@@ -268,10 +275,15 @@ def check_scale(rows: DayRows, reference: Reference) -> list[Finding]:
             continue
         out = ((present < s["lo"]) | (present > s["hi"])).mean()
         if out is not None and out >= 0.5:
+            median = float(present.median())  # type: ignore[arg-type]
+            # How far outside, relative to the feature's own size (its range, or its magnitude).
+            size = max(s["hi"] - s["lo"], abs(s["lo"]), abs(s["hi"]), 1e-9)
+            beyond = max(s["lo"] - median, median - s["hi"], 0.0) / size
             flagged[name] = {
                 "outside_share_today": round(float(out), 4),
-                "median_today": float(present.median()),  # type: ignore[arg-type]
+                "median_today": median,
                 "training_range": [s["lo"], s["hi"]],
+                "beyond_share_of_size": round(beyond, 4),
             }
     return _family_findings(
         SCALE_JUMP,
@@ -279,7 +291,11 @@ def check_scale(rows: DayRows, reference: Reference) -> list[Finding]:
         reference,
         window=_day_window(rows.as_of),
         what=f"outside their training range on {rows.as_of} (a unit or scale change?)",
-        severity_of=lambda *_: "critical",
+        # A unit change lands far away (decimal odds read as American: an overround of 1.96 where
+        # 1.04-1.05 is the range); a new book's slightly lower margin (1.035) lands just outside.
+        severity_of=lambda _, features: (
+            "critical" if any(f["beyond_share_of_size"] >= 0.25 for f in features.values()) else "warning"
+        ),
     )
 
 

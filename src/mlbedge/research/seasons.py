@@ -11,12 +11,14 @@ market's opening and closing lines on the same games (:func:`score_forecasts`).
 
 from __future__ import annotations
 
+import math
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import psycopg
 
@@ -24,134 +26,24 @@ from mlbedge.betting.backtest import (
     MARKETS,
     BacktestResult,
     ModelStrategy,
-    ProbabilityModel,
     gain_shares,
     load_inputs,
     run_backtest,
 )
 from mlbedge.betting.kelly import StakingPolicy
-from mlbedge.scoring import accuracy, brier, log_loss, none_if_nan
-from mlbedge.settings import get_settings
+from mlbedge.betting.report import write_report
+from mlbedge.research.forecasts import (
+    SCORED_SOURCES,
+    VERSUS_KEYS,
+    _scores,
+    predictions_frame,
+    score_forecasts,
+)
+from mlbedge.settings import Settings, get_settings
 from mlbedge.training.dataset import TrainingData, load_training_data
-from mlbedge.training.evaluation import compare
 from mlbedge.training.model_cache import ModelCache
-from mlbedge.training.targets import get_target, label_frame
+from mlbedge.training.targets import get_target
 from mlbedge.training.trainer import fit_target
-
-
-def predictions_frame(
-    models: Mapping[str, ProbabilityModel],
-    features: pl.DataFrame,
-    labels: pl.DataFrame,
-    asof: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """Per market and game: the label and the model's, the opening and the closing probability.
-
-    Labels and benchmark probabilities follow :func:`mlbedge.training.targets.label_frame` (the
-    same events the models are trained on). Columns: ``target, game_id, season, date, y, p_model,
-    market_open, market_close, market_asof`` (``asof``: the prices quotable at each cutoff, see
-    :mod:`mlbedge.training.asof_market`); rows without a label are left out.
-    """
-    frames = []
-    for name, model in models.items():
-        labelled = label_frame(features, labels, name, asof).filter(pl.col("y").is_not_null())
-        if labelled.is_empty():
-            continue
-        x = labelled.select(pl.col(c).cast(pl.Float64) for c in model.feature_names).to_numpy()
-        frames.append(
-            labelled.select(
-                pl.lit(name).alias("target"),
-                "game_id",
-                pl.col("season").cast(pl.Int64),
-                "date",
-                "y",
-                pl.Series("p_model", np.asarray(model.predict_many(x), dtype=np.float64)),
-                "market_open",
-                "market_close",
-                "market_asof",
-            )
-        )
-    schema = {
-        "target": pl.String, "game_id": pl.String, "season": pl.Int64, "date": pl.Date, "y": pl.Float64,
-        "p_model": pl.Float64, "market_open": pl.Float64, "market_close": pl.Float64,
-        "market_asof": pl.Float64,
-    }  # fmt: skip
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-
-
-def score_forecasts(
-    predictions: pl.DataFrame, *, n_resamples: int = 2000, seed: int = 0
-) -> dict[str, dict[str, Any]]:
-    """Per market: ``n_games`` and the ``model``, ``market_open``, ``market_asof`` (the price bet
-    into) and ``market_close`` scores on the same games, and the model's log-loss difference with
-    each (``model_minus_open_log_loss``, ``..._asof_...``, ``..._close_...``), with bootstrap
-    intervals over dates.
-
-    The same games means every game that each benchmark pricing at least 30 of them prices
-    (:func:`mlbedge.training.evaluation.compare`, scope ``common``). A benchmark that prices
-    fewer (SBRO has no opening run line) is scored on its own games, with its own ``n_games``.
-    """
-    scores, differences = compare(predictions, n_resamples=n_resamples, seed=seed)
-    out: dict[str, dict[str, Any]] = {}
-    for name in MARKETS:
-        rows = predictions.filter(pl.col("target") == name)
-        common = scores.filter((pl.col("target") == name) & (pl.col("scope") == "common"))
-        n_common = int(common["n_games"][0]) if common.height else 0
-        entry: dict[str, Any] = {"n_games": n_common, "n_labelled": rows.height}
-        for source in SCORED_SOURCES:
-            found = common.filter(pl.col("source") == source)
-            if found.height:
-                r = found.row(0, named=True)
-                entry[source] = _scores(r["log_loss"], r["brier"], r["accuracy"], r["n_games"])
-            else:
-                entry[source] = _own_scores(rows, source)
-        for versus, key in VERSUS_KEYS.items():
-            entry[key] = _difference(differences, name, versus)
-        out[name] = entry
-    return out
-
-
-SCORED_SOURCES: tuple[str, ...] = ("model", "market_open", "market_asof", "market_close")
-VERSUS_KEYS: dict[str, str] = {
-    "market_open": "model_minus_open_log_loss",
-    "market_asof": "model_minus_asof_log_loss",
-    "market_close": "model_minus_close_log_loss",
-}
-
-
-def _difference(differences: pl.DataFrame, target: str, versus: str) -> dict[str, Any] | None:
-    """The model - ``versus`` log-loss difference on the common games, with its interval."""
-    diff = differences.filter(
-        (pl.col("target") == target)
-        & (pl.col("scope") == "common")
-        & (pl.col("versus") == versus)
-        & (pl.col("metric") == "log_loss")
-    )
-    if not diff.height:
-        return None
-    return {
-        "estimate": none_if_nan(diff["estimate"][0]),
-        "ci": [none_if_nan(diff["ci_low"][0]), none_if_nan(diff["ci_high"][0])],
-    }
-
-
-def _scores(log_loss: float | None, brier: float | None, accuracy: float | None, n: int) -> dict[str, Any]:
-    return {
-        "log_loss": none_if_nan(log_loss) if log_loss is not None else None,
-        "brier": none_if_nan(brier) if brier is not None else None,
-        "accuracy": none_if_nan(accuracy) if accuracy is not None else None,
-        "n_games": n,
-    }
-
-
-def _own_scores(rows: pl.DataFrame, source: str) -> dict[str, Any]:
-    column = "p_model" if source == "model" else source
-    priced = rows.filter(pl.col(column).is_not_null()) if column in rows.columns else rows.clear()
-    if priced.is_empty():
-        return _scores(None, None, None, 0)
-    p, y = priced[column].to_numpy(), priced["y"].to_numpy()
-    return _scores(log_loss(p, y), brier(p, y), accuracy(p, y), priced.height)
-
 
 # ----------------------------------------------------------------------------------------------
 # one season, end to end
@@ -258,11 +150,8 @@ def run_season(
         target = get_target(name)
         labelled = data.labelled(target).filter(pl.col("season").is_in(train))
         if cache is not None:
-            rows = labelled.filter(pl.col("y").is_not_null()).sort("date", "game_id")
-            if rows.is_empty():
-                raise ValueError(f"no labelled games to train {target.name} on")
-            fitted = cache.fit(
-                rows, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
+            fitted = cache.fit_target(
+                labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
             )
             models[name] = fitted.model
             training[name] = {**fitted.meta, "seconds": round(fitted.seconds, 3), "cached": fitted.hit}
@@ -298,3 +187,66 @@ def run_season(
         timings=timings,
         training=training,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# the record in MLflow
+
+
+def flat_metrics(doc: dict[str, Any]) -> dict[str, float]:
+    """The document's numbers as MLflow metric names (``moneyline.roi``, ``total.model.log_loss``...)."""
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif isinstance(value, list) and len(value) == 2 and prefix.endswith("_ci"):
+            walk(f"{prefix}.low", value[0])
+            walk(f"{prefix}.high", value[1])
+        elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[prefix] = float(value)
+
+    for key in ("moneyline", "total", "runline", "all"):
+        walk(key, doc.get(key))
+    return out
+
+
+def log_backtest(
+    season: SeasonBacktest,
+    doc: dict[str, Any],
+    html: str,
+    *,
+    markets: Sequence[str],
+    bankroll: float,
+    report: Path | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Log a season backtest as an MLflow run: what was run (params), its numbers (metrics, and
+    ``backtest.json``) and the HTML report (written to ``report`` too when given). Returns the run id."""
+    import mlflow
+
+    from mlbedge.training import registry
+
+    settings = settings or get_settings()
+    experiment_id = registry.configure(settings)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"backtest-{season.test_season}") as run:
+        mlflow.log_params(
+            {
+                "train_seasons": f"{season.train_seasons[0]}-{season.train_seasons[-1]}",
+                "test_season": season.test_season,
+                "markets": ",".join(markets),
+                "bankroll": bankroll,
+                "feature_set_version": season.feature_set_version,
+                **{f"policy.{k}": v for k, v in season.policy.model_dump().items()},
+            }
+        )
+        mlflow.log_metrics(flat_metrics(doc))
+        mlflow.set_tags({"mlbedge.kind": "backtest", "mlbedge.test_season": str(season.test_season)})
+        mlflow.log_dict(doc, "backtest.json")
+        if report is not None:
+            write_report(html, report)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_report(html, Path(tmp) / f"backtest_{season.test_season}.html")
+        return str(run.info.run_id)

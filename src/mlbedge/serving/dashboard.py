@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import NoChampionError
+from mlbedge.serving.slate import local_start
 from mlbedge.settings import Settings
 from mlbedge.store.base import StoreError
 
@@ -139,6 +140,11 @@ def _text(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def _starter(name: str | None) -> str:
+    """`` (probable pitcher)`` after a team, or nothing when none is listed."""
+    return f' <span class="muted">({html.escape(name)})</span>' if name else ""
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -201,11 +207,12 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     from mlbedge.serving.predict import predict_rows
     from mlbedge.serving.routers.predictions import to_predictions
     from mlbedge.serving.routers.recommendations import recommend_slate
-    from mlbedge.serving.slate import games_on
+    from mlbedge.serving.slate import game_status, games_on
 
     notices: list[str] = []
     with state.connection() as conn:
         games = games_on(conn, day, state.settings.cutoff_minutes)
+        games = games.join(game_status(conn, games), on="game_id", how="left")
         try:
             alerts = list_alerts(conn, limit=20)
         except Exception as exc:  # monitoring not set up yet: the page still shows the slate
@@ -248,8 +255,15 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
     rows = []
     for game in data["games"].iter_rows(named=True):
         gid = html.escape(game["game_id"])
-        matchup = f"{_text(game['away_team'])} @ {_text(game['home_team'])}"
-        start = game["start_time_utc"].strftime("%H:%M") if game["start_time_utc"] else ""
+        if game["game_pk"] is not None:
+            gid += f' <span class="muted" data-field="game-pk">{int(game["game_pk"])}</span>'
+        matchup = (
+            f"{_text(game['away_team'])}{_starter(game['away_starter'])} @ "
+            f"{_text(game['home_team'])}{_starter(game['home_starter'])}"
+            f' <span class="muted" data-field="status">{_text(game["status"])}</span>'
+        )
+        local = local_start(game["start_time_utc"], game["home_team_id"])
+        start = local.strftime("%H:%M %Z") if local is not None else ""
         prediction = data["predictions"].get(game["game_id"])
         markets = prediction.markets if prediction is not None else []
         if not markets:

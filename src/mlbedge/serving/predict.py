@@ -7,8 +7,9 @@ from the same matrix. No database and no Redis: the caller hands over the rows i
 Per market, the model predicts side A (home, over, home) and side B is its complement:
 
 - ``moneyline``: no line; the market's probability is ``ml_home_prob``.
-- ``total``: the line is the consensus total at the cutoff (``total_line``), the model's
-  ``target_line`` input; the market's probability is ``total_over_prob``.
+- ``total``: the line is the consensus total at the cutoff (``total_line``, a mean over books)
+  rounded to the nearest half run, a line books offer, the model's ``target_line`` input; the
+  market's probability is ``total_over_prob``. Recommendations price every book's own total.
 - ``runline``: the line follows from the moneyline at the cutoff, the rule the labels use
   (:func:`mlbedge.training.targets.label_frame`): home -1.5 when favoured (``ml_home_prob > 0.5``),
   else +1.5. The market's probability is ``rl_home_cover_prob`` only where the priced run line
@@ -76,7 +77,8 @@ def _column(matrix: FloatArray, names: tuple[str, ...], name: str) -> FloatArray
 def market_line(market: str, matrix: FloatArray, names: tuple[str, ...]) -> FloatArray:
     """The line each row is predicted for (NaN for the moneyline, or where it is unknown)."""
     if market == "total":
-        return _column(matrix, names, "total_line")
+        # A mean of 8.5 and 8.0 is no line anyone offers: the nearest half run is.
+        return np.round(_column(matrix, names, "total_line") * 2.0) / 2.0
     if market == "runline":
         favoured = _column(matrix, names, "ml_home_prob")
         with np.errstate(invalid="ignore"):

@@ -100,9 +100,20 @@ class GameOut(_Out):
     home_team_id: int
     away_team_id: int
     start_time_utc: datetime | None = Field(description="Scheduled first pitch, when a source knows it.")
+    start_time_local: datetime | None = Field(
+        default=None, description="The same first pitch in the home park's time zone (its UTC offset)."
+    )
     as_of: datetime = Field(
         description="The cutoff: features and prices use only facts observed at or before it."
     )
+    game_pk: int | None = Field(default=None, description="MLB Stats API gamePk (live games).")
+    status: str = Field(
+        default="Scheduled",
+        description="MLB's detailed state for a live game (Scheduled, Pre-Game, In Progress, Final, "
+        "Postponed, ...); Final or Scheduled for a historical one.",
+    )
+    home_starter: str | None = Field(default=None, description="Probable (or actual) home starting pitcher.")
+    away_starter: str | None = Field(default=None, description="Probable (or actual) away starting pitcher.")
 
 
 class GamesResponse(_Out):

@@ -12,30 +12,40 @@ after ``as_of`` is read: the queries stop there.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
 from psycopg import sql
 
+from mlbedge.domain.teams import by_mlb_id
 from mlbedge.features import prices
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.io import copy_frame
 from mlbedge.features.prices import OPENING_COLUMNS, offered_quotes
+from mlbedge.games.schema import games_columns
+from mlbedge.storage.database import fetch_frame
 
-SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "date": pl.Date(),
-    "game_type": pl.String(),
-    "home_team": pl.String(),
-    "away_team": pl.String(),
-    "home_team_id": pl.Int64(),
-    "away_team_id": pl.Int64(),
-    "start_time_utc": TIMESTAMP,
-    "pin_game_no": pl.Int64(),
-    "game_pk": pl.Int64(),
-    **OPENING_COLUMNS,
-}
+SCHEDULE_SCHEMA: dict[str, pl.DataType] = games_columns(
+    [
+        "game_id",
+        "date",
+        "game_type",
+        "home_team",
+        "away_team",
+        "home_team_id",
+        "away_team_id",
+        "start_time_utc",
+        "pin_game_no",
+        "game_pk",
+        "home_starter",
+        "away_starter",
+        "home_score",
+        "away_score",
+        *OPENING_COLUMNS,
+    ]
+)
 
 
 def games_on(conn: psycopg.Connection, day: date, cutoff_minutes: int) -> pl.DataFrame:
@@ -51,6 +61,38 @@ def games_on(conn: psycopg.Connection, day: date, cutoff_minutes: int) -> pl.Dat
         )
     clock = game_clock(games.lazy(), cutoff_minutes).select("game_id", "as_of", "day_start", "start_known")
     return games.lazy().join(clock, on="game_id", how="left").sort("game_id").collect()
+
+
+def game_status(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
+    """``game_id, status`` of ``games``: MLB's newest ``detailedState`` for a live game (Scheduled,
+    Pre-Game, In Progress, Final, Postponed, ...), else Final where a score is stored, else Scheduled."""
+    pks = games.select("game_pk").drop_nulls()["game_pk"].to_list() if not games.is_empty() else []
+    live = fetch_frame(
+        conn,
+        "SELECT DISTINCT ON (game_pk) game_pk, detailed_state FROM staging.schedule "
+        "WHERE game_pk = ANY(%s) ORDER BY game_pk, observed_at DESC",
+        (pks,),
+    )
+    if live.is_empty():
+        live = pl.DataFrame(schema={"game_pk": pl.Int64(), "detailed_state": pl.String()})
+    scored = pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null()
+    return (
+        games.select("game_id", "game_pk", "home_score", "away_score")
+        .join(live.with_columns(pl.col("game_pk").cast(pl.Int64)), on="game_pk", how="left")
+        .select(
+            "game_id",
+            status=pl.coalesce(
+                "detailed_state", pl.when(scored).then(pl.lit("Final")).otherwise(pl.lit("Scheduled"))
+            ),
+        )
+    )
+
+
+def local_start(start_utc: datetime | None, home_team_id: int) -> datetime | None:
+    """First pitch in the home park's time zone (None when unknown)."""
+    if start_utc is None:
+        return None
+    return start_utc.astimezone(ZoneInfo(by_mlb_id(home_team_id).timezone))
 
 
 def _snapshots(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:

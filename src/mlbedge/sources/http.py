@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +57,29 @@ class SourceHTTPError(SourceError):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (the clock every fetch is stamped with)."""
     return datetime.now(UTC)
+
+
+class ReplayClock:
+    """A clock that reads ``start`` when made and runs on from there at the real pace.
+
+    Replaying a recorded day as live: every fetch is stamped as if made at ``start`` (plus the
+    seconds the pass took, so fetches keep their order), and every rule that reads the fetch
+    time (``observed_at``, "fetched after first pitch") sees the replayed moment.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError(f"the replay time {start.isoformat()} has no time zone")
+        self.start = start.astimezone(UTC)
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+def clock_at(now: datetime | None) -> Callable[[], datetime]:
+    """The real UTC clock, or a :class:`ReplayClock` from ``now`` when given."""
+    return utcnow if now is None else ReplayClock(now)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import polars as pl
 
 from mlbedge.settings import Settings, get_settings
 from mlbedge.training.artifact import ServingModel
-from mlbedge.training.targets import Target, model_columns
+from mlbedge.training.targets import Target, handicap_rows, model_columns
 
 FIT_FILE = "fit.json"
 LOG_FILE = "hits.log"
@@ -107,6 +107,21 @@ class ModelCache:
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
+    def fit_target(
+        self,
+        labelled: pl.DataFrame,
+        target: Target,
+        feature_names: Sequence[str],
+        feature_set_version: str,
+        **params: Any,
+    ) -> CachedFit:
+        """:func:`mlbedge.training.trainer.fit_target` through the cache: the same rows (the run
+        line at both handicaps, labelled, by date and game), the same fit."""
+        rows = handicap_rows(labelled).filter(pl.col("y").is_not_null()).sort("date", "game_id")
+        if rows.is_empty():
+            raise ValueError(f"no labelled games to train {target.name} on")
+        return self.fit(rows, target, feature_names, feature_set_version, **params)
+
     def fit(
         self,
         rows: pl.DataFrame,
@@ -115,7 +130,7 @@ class ModelCache:
         feature_set_version: str,
         **params: Any,
     ) -> CachedFit:
-        """The model of ``target`` fitted on ``rows`` (labelled, in training order), from the cache
+        """The model of ``target`` fitted on ``rows`` (exactly the rows fitted, in order), from the cache
         when the same fit was made before, else fitted now and stored."""
         from mlbedge.training.trainer import MarketModel, TrainedModel
 
@@ -146,7 +161,7 @@ class ModelCache:
             train_start=rows["date"].min(),  # type: ignore[arg-type]
             train_end=rows["date"].max(),  # type: ignore[arg-type]
             seasons=seasons,
-            n_train=rows.height,
+            n_train=rows["game_id"].n_unique(),  # games, not rows: the run line has two per game
             seconds=seconds,
         )
         record = {

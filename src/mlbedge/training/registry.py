@@ -24,7 +24,7 @@ import math
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,9 @@ from mlflow.types import ColSpec, Schema
 
 from mlbedge.settings import Settings, get_settings
 from mlbedge.training.artifact import ServingModel
-from mlbedge.training.trainer import TrainedModel
+from mlbedge.training.dataset import TrainingData
+from mlbedge.training.targets import TARGETS, Target
+from mlbedge.training.trainer import TrainedModel, fit_target
 from mlbedge.training.walk_forward import FoldRun
 
 CHAMPION = "champion"
@@ -393,6 +395,45 @@ def load_serving_model(
     return model
 
 
+@dataclass(frozen=True)
+class ModelReference:
+    """A registered model and one of its versions, by alias or by number."""
+
+    name: str
+    alias: str | None
+    version: str | None
+
+
+def parse_model_reference(text: str, settings: Settings | None = None) -> ModelReference:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` (MLflow's URIs), ``NAME@ALIAS`` or
+    ``NAME/VERSION``; a NAME that is a target (``moneyline``) gets the settings' model prefix.
+
+    Raises ``ValueError`` naming the text when it is none of these.
+    """
+    body = text.strip().removeprefix("models:/")
+    if "@" in body:
+        name, alias = body.split("@", 1)
+        version = None
+    elif "/" in body:
+        name, version = body.rsplit("/", 1)
+        alias = None
+    else:
+        name = alias = version = None
+    if not name or (alias is None and not version) or (version is None and not alias):
+        raise ValueError(
+            f"{text!r}: give NAME@ALIAS (moneyline@champion), NAME/VERSION (moneyline/3) "
+            "or MLflow's models:/NAME@ALIAS"
+        )
+    full = model_name(name, settings) if name in TARGETS else name
+    return ModelReference(full, alias, version)
+
+
+def load_reference(text: str, settings: Settings | None = None) -> ServingModel:
+    """The model ``text`` names (:func:`parse_model_reference`), as a :class:`ServingModel`."""
+    ref = parse_model_reference(text, settings)
+    return load_serving_model(ref.name, alias=ref.alias, version=ref.version, settings=settings)
+
+
 def log_evaluation(
     scores: pl.DataFrame,
     differences: pl.DataFrame,
@@ -487,3 +528,42 @@ def _log_fold(
     )
     mlclient.log_dict(child.info.run_id, fold.importance, "feature_importance_gain.json")
     mlclient.set_terminated(child.info.run_id)
+
+
+# ----------------------------------------------------------------------------------------------
+# train and register
+
+
+@dataclass(frozen=True)
+class Published:
+    """One target trained, logged and registered: the version and the aliases it holds."""
+
+    target: Target
+    trained: TrainedModel
+    logged: LoggedModel
+    version: str
+    aliases: tuple[str, ...]
+
+
+def train_and_register(
+    data: TrainingData,
+    targets: Sequence[Target],
+    *,
+    settings: Settings | None = None,
+    params: dict[str, object] | None = None,
+    promote: bool = False,
+) -> Iterator[Published]:
+    """Per target: fit on ``data``, log the run, register a version with alias ``challenger`` (and
+    ``champion`` with ``promote``, or when it is the target's first model). Yields each as it is done.
+    """
+    settings = settings or get_settings()
+    for target in targets:
+        trained = fit_target(
+            data.labelled(target), target, data.feature_names, data.feature_set_version, **(params or {})
+        )
+        logged = log_training(trained, settings=settings)
+        aliases = (CHALLENGER, CHAMPION) if promote else (CHALLENGER,)
+        version = register(logged, trained, settings=settings, aliases=aliases)
+        holder = champion(logged.name, settings=settings)
+        held = (CHALLENGER, CHAMPION) if holder and str(holder.version) == version else (CHALLENGER,)
+        yield Published(target, trained, logged, version, held)

@@ -9,9 +9,12 @@ Five targets, three of them markets a bet can be placed on:
   total (``total_open``, observed at the start of the game's local date, before every cutoff).
   Runs equal to the total are a push: no bet, no label (never a loss).
 - ``runline``: the home team covers its run line **as quoted at bet time**. The run line is
-  always ±1.5 with the favourite giving the runs, so the line follows from the moneyline at the
-  cutoff: home -1.5 when the home team is favoured (``ml_home_prob > 0.5``), else home +1.5.
-  Half-run lines never push.
+  usually ±1.5 with the favourite giving the runs, so the line labelled and benchmarked follows
+  from the moneyline at the cutoff: home -1.5 when the home team is favoured (``ml_home_prob >
+  0.5``), else home +1.5. Books also quote the other way round (the home favourite at +1.5), so
+  the model learns the handicap itself: every game is also fitted at the opposite handicap
+  (:func:`handicap_rows`), and ``target_line`` decides which side gets -1.5. Half-run lines never
+  push.
 - ``total_runs`` and ``run_diff``: regressions of the game's total runs and of the home run
   differential (home minus away).
 
@@ -68,6 +71,9 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
 
 # Columns every labelled frame carries besides the features (see :func:`label_frame`).
 LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close", "market_asof")
+# The run line's labelled frame also carries the home margin (a label, never an input): the
+# trainer prices the opposite handicap from it (:func:`handicap_rows`).
+MARGIN = "label_home_margin"
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,9 @@ def label_frame(
         line = pl.when(favoured.is_not_null()).then(pl.when(favoured > 0.5).then(-1.5).otherwise(1.5))
         margin = (home - away).cast(pl.Float64) + line
         y = pl.when(decided & line.is_not_null() & (margin != 0)).then((margin > 0).cast(pl.Float64))
-        m_open = pl.when(pl.col("rl_home_line") == line).then(pl.col("rl_home_cover_prob"))
+        # The opening run-line price: each book's first run-line quote (no SBRO open exists), not
+        # the price at the cutoff (that one is market_asof).
+        m_open = pl.when(pl.col("rl_home_line") == line).then(pl.col("rl_home_cover_prob_open"))
         m_close = pl.when(pl.col("home_rl") == line).then(pl.col("_rl_close"))
     elif target.name == "total_runs":
         line = pl.col("total_open")
@@ -239,7 +247,31 @@ def label_frame(
         market_close=m_close.cast(pl.Float64),
     )
     labelled = labelled.with_columns(market_asof=market_asof(labelled, target.name, asof))
+    if target.name == "runline":
+        margin = pl.when(decided).then((home - away).cast(pl.Float64)).alias(MARGIN)
+        return labelled.select(*features.columns, *LABEL_COLUMNS, margin)
     return labelled.select(*features.columns, *LABEL_COLUMNS)
+
+
+def handicap_rows(labelled: pl.DataFrame) -> pl.DataFrame:
+    """Run-line rows at both handicaps: each labelled game again at the opposite home line, with
+    its label there (home covers ``-line`` when ``margin - line > 0``) and no market benchmark.
+
+    A model fitted on these cannot ignore ``target_line``: covering +1.5 (losing by one at most) is
+    always at least as likely as covering -1.5 (winning by two), and the model learns by how much.
+    Frames without the margin (not the run line) come back unchanged.
+    """
+    if MARGIN not in labelled.columns:
+        return labelled
+    flipped = labelled.filter(pl.col(MARGIN).is_not_null() & pl.col(TARGET_LINE).is_not_null()).with_columns(
+        pl.col(TARGET_LINE).neg(),
+        y=pl.when(pl.col(MARGIN) - pl.col(TARGET_LINE) != 0)
+        .then((pl.col(MARGIN) - pl.col(TARGET_LINE) > 0).cast(pl.Float64))
+        .cast(pl.Float64),
+        market_open=pl.lit(None, pl.Float64),
+        market_close=pl.lit(None, pl.Float64),
+    )
+    return pl.concat([labelled, flipped.select(labelled.columns)])
 
 
 def model_columns(feature_names: Sequence[str], target: Target | str) -> list[str]:

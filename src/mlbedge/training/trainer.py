@@ -36,9 +36,10 @@ import polars as pl
 from sklearn.base import BaseEstimator
 
 from mlbedge.scoring import log_loss
+from mlbedge.settings import Settings
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
-from mlbedge.training.targets import Target, model_columns
+from mlbedge.training.targets import Target, handicap_rows, model_columns
 from mlbedge.training.walk_forward import check_time_ordered, time_blocks, time_ordered_split
 
 FloatArray = npt.NDArray[np.float64]
@@ -376,6 +377,15 @@ class TrainedModel:
         return self.model.to_serving(self.meta())
 
 
+def model_params(settings: Settings, rounds: int | None = None) -> dict[str, object]:
+    """The trainer's keyword arguments the settings decide: its threads, and ``rounds`` (a cap on
+    boosting rounds) when given. Every command that trains takes them from here."""
+    params: dict[str, object] = {"num_threads": settings.train_num_threads}
+    if rounds is not None:
+        params["num_boost_round"] = rounds
+    return params
+
+
 def fit_target(
     labelled: pl.DataFrame,
     target: Target,
@@ -383,9 +393,10 @@ def fit_target(
     feature_set_version: str,
     **params: Any,
 ) -> TrainedModel:
-    """Fit ``target`` on every labelled row of ``labelled`` (already cut to the training window)."""
+    """Fit ``target`` on every labelled row of ``labelled`` (already cut to the training window);
+    the run line at both handicaps (:func:`mlbedge.training.targets.handicap_rows`)."""
     started = time.perf_counter()
-    rows = labelled.filter(pl.col("y").is_not_null()).sort("date", "game_id")
+    rows = handicap_rows(labelled).filter(pl.col("y").is_not_null()).sort("date", "game_id")
     if rows.is_empty():
         raise ValueError(f"no labelled games to train {target.name} on")
     columns = model_columns(list(feature_names), target)
@@ -398,7 +409,7 @@ def fit_target(
         train_start=rows["date"].min(),  # type: ignore[arg-type]
         train_end=rows["date"].max(),  # type: ignore[arg-type]
         seasons=sorted(rows["season"].unique().to_list()),
-        n_train=rows.height,
+        n_train=rows["game_id"].n_unique(),  # games, not rows: the run line has two per game
         seconds=time.perf_counter() - started,
-        games=rows["game_id"].to_list(),
+        games=rows["game_id"].unique(maintain_order=True).to_list(),
     )

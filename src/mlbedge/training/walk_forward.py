@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.training.targets import LABEL_COLUMNS, Target, model_columns
+from mlbedge.training.targets import LABEL_COLUMNS, Target, handicap_rows, model_columns
 
 if TYPE_CHECKING:
     from mlbedge.training.model_cache import ModelCache
@@ -239,17 +239,20 @@ def run_walk_forward(
                 raise ValueError(
                     f"fold {fold.name} of {target.name}: {train.height} training and {test.height} test games"
                 )
-            games = train["game_id"]
+            # The run line is fitted at both handicaps, as the trainer does (scored at the quoted one).
+            fit = handicap_rows(train).filter(pl.col("y").is_not_null()).sort("date", "game_id")
             if cache is not None:
                 run, p_raw, p_model = _cached_fold(
-                    cache, train, test, target, fold, feature_names, feature_set_version, model_params
+                    cache, train, fit, test, target, fold, feature_names, feature_set_version, model_params
                 )
                 run.seconds = time.perf_counter() - step
                 runs.append(run)
                 frames.append(_fold_predictions(test, target, fold, p_model, p_raw))
                 continue
             model = MarketModel.for_target(target, **(model_params or {}))
-            model.fit(train.select(columns), train["y"].to_numpy(), dates=train["date"].to_numpy())
+            model.fit(fit.select(columns), fit["y"].to_numpy(), dates=fit["date"].to_numpy())
+            # The model's row positions are those of the fitted rows (two per game on the run line).
+            fitted = fit["game_id"]
             p_raw = model.predict_raw(test.select(columns))
             p_model = model.predict_proba(test.select(columns))[:, 1] if target.kind == "binary" else p_raw
             frames.append(_fold_predictions(test, target, fold, p_model, p_raw))
@@ -257,10 +260,10 @@ def run_walk_forward(
                 FoldRun(
                     target=target.name,
                     fold=fold,
-                    train_games=games.to_list(),
-                    fit_games=games.gather(model.fit_index_).to_list(),
-                    early_stopping_games=games.gather(model.valid_index_).to_list(),
-                    calibration_games=games.gather(model.calibration_index_).to_list(),
+                    train_games=train["game_id"].to_list(),
+                    fit_games=fitted.gather(model.fit_index_).to_list(),
+                    early_stopping_games=fitted.gather(model.valid_index_).to_list(),
+                    calibration_games=fitted.gather(model.calibration_index_).to_list(),
                     test_games=test["game_id"].to_list(),
                     best_iteration=model.best_iteration_,
                     calibration=model.calibrator_.method,
@@ -295,6 +298,7 @@ def _fold_predictions(
 def _cached_fold(
     cache: ModelCache,
     train: pl.DataFrame,
+    fit: pl.DataFrame,
     test: pl.DataFrame,
     target: Target,
     fold: Fold,
@@ -303,16 +307,16 @@ def _cached_fold(
     model_params: dict[str, object] | None,
 ) -> tuple[FoldRun, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """One fold's model from the cache (fitted now on a miss), its record and its test predictions."""
-    fitted = cache.fit(train, target, feature_names, feature_set_version, **(model_params or {}))
+    fitted = cache.fit(fit, target, feature_names, feature_set_version, **(model_params or {}))
     model, record = fitted.model, fitted.record
     x = test.select(pl.col(c).cast(pl.Float64) for c in model.feature_names).to_numpy()
     p_raw = np.asarray(model.predict_raw(x), dtype=np.float64)
     p_model = np.asarray(model.predict_many(x), dtype=np.float64) if target.kind == "binary" else p_raw
-    games = train["game_id"]
+    games = fit["game_id"]
     run = FoldRun(
         target=target.name,
         fold=fold,
-        train_games=games.to_list(),
+        train_games=train["game_id"].to_list(),
         fit_games=games.gather(record["fit_index"]).to_list(),
         early_stopping_games=games.gather(record["valid_index"]).to_list(),
         calibration_games=games.gather(record["calibration_index"]).to_list(),

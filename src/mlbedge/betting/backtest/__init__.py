@@ -100,7 +100,7 @@ def predictions_frame(
     labels: pl.DataFrame,
     asof: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Kept importable from here for older callers: see :func:`mlbedge.research.seasons.predictions_frame`."""
-    from mlbedge.research.seasons import predictions_frame as build
+    """Kept importable from here for older callers: see :func:`mlbedge.research.forecasts.predictions_frame`."""
+    from mlbedge.research.forecasts import predictions_frame as build
 
     return build(models, features, labels, asof)

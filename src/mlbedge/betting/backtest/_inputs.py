@@ -12,41 +12,44 @@ from mlbedge.betting.metrics import clv
 from mlbedge.domain.markets import A_SIDES
 from mlbedge.domain.odds import fair_two_way
 from mlbedge.features import prices
-from mlbedge.features.asof import TIMESTAMP, game_clock
+from mlbedge.features.asof import game_clock
 from mlbedge.features.io import copy_frame, read_features, read_inputs
 from mlbedge.features.prices import OFFER_SCHEMA, OPENING_COLUMNS, SBRO_BOOK
+from mlbedge.games.schema import games_columns
 from mlbedge.settings import get_settings
 
 # Everything the engine reads of curated.games: the schedule, the results, the opening and closing lines.
-GAMES_SCHEMA: dict[str, pl.DataType] = {
-    "game_id": pl.String(),
-    "season": pl.Int32(),
-    "date": pl.Date(),
-    "game_type": pl.String(),
-    "home_team_id": pl.Int64(),
-    "away_team_id": pl.Int64(),
-    "home_team": pl.String(),
-    "away_team": pl.String(),
-    "start_time_utc": TIMESTAMP,
-    "pin_game_no": pl.Int64(),
-    "home_score": pl.Int64(),
-    "away_score": pl.Int64(),
-    # A suspended game settles when it was completed (the clock's result_observed_at).
-    "completion_date": pl.Date(),
-    "home_ml_open": pl.Int64(),
-    "away_ml_open": pl.Int64(),
-    "total_open": pl.Float64(),
-    "over_odds_open": pl.Int64(),
-    "under_odds_open": pl.Int64(),
-    "home_ml_close": pl.Int64(),
-    "away_ml_close": pl.Int64(),
-    "total_close": pl.Float64(),
-    "over_odds_close": pl.Int64(),
-    "under_odds_close": pl.Int64(),
-    "home_rl": pl.Float64(),
-    "home_rl_odds": pl.Int64(),
-    "away_rl_odds": pl.Int64(),
-}
+GAMES_SCHEMA: dict[str, pl.DataType] = games_columns(
+    [
+        "game_id",
+        "season",
+        "date",
+        "game_type",
+        "home_team_id",
+        "away_team_id",
+        "home_team",
+        "away_team",
+        "start_time_utc",
+        "pin_game_no",
+        "home_score",
+        "away_score",
+        # A suspended game settles when it was completed (the clock's result_observed_at).
+        "completion_date",
+        "home_ml_open",
+        "away_ml_open",
+        "total_open",
+        "over_odds_open",
+        "under_odds_open",
+        "home_ml_close",
+        "away_ml_close",
+        "total_close",
+        "over_odds_close",
+        "under_odds_close",
+        "home_rl",
+        "home_rl_odds",
+        "away_rl_odds",
+    ]
+)
 # The part of a game a strategy may see: scheduled facts only.
 SCHEDULE_COLUMNS: tuple[str, ...] = (
     "game_id",
