@@ -273,8 +273,16 @@ def evaluate(
         raise fail(str(exc)) from exc
     labelled = {t.name: data.labelled(t) for t in chosen}
     feature_names = _without_families(data.feature_names, drop_families)
+    from mlbedge.training.model_cache import ModelCache
+
     result = run_walk_forward(
-        labelled, chosen, folds, feature_names, model_params=model_params(settings, rounds)
+        labelled,
+        chosen,
+        folds,
+        feature_names,
+        model_params=model_params(settings, rounds),
+        cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
+        feature_set_version=data.feature_set_version,
     )
     scores, differences = compare(result.predictions)
     moves = move_report(result.predictions, threshold=move_threshold)
