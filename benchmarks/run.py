@@ -20,6 +20,7 @@ MODULES = [
     "benchmarks.backtest_bench",
     "benchmarks.ingest_bench",
     "benchmarks.monitor_bench",
+    "benchmarks.multi_season_bench",
 ]
 
 

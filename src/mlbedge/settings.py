@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     train_num_threads: int = Field(
         default=1, ge=0, description="LightGBM threads (0: every core; more help only on an idle machine)."
     )
+    train_model_cache: bool = Field(
+        default=True,
+        description="Keep walk-forward models under home/cache/models and reuse them when the same rows, "
+        "feature set and parameters are trained again (backtest, models evaluate).",
+    )
     retrain_every_days: int = Field(default=7, ge=3, le=10, description="Days between retraining cycles.")
     retrain_window_days: int = Field(
         default=1095, ge=60, description="Days of games a cycle trains on (before its holdout)."

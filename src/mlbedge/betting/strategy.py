@@ -155,3 +155,53 @@ _SIZED: dict[str, pl.DataType] = {
 def _no_bets(candidates: pl.DataFrame) -> pl.DataFrame:
     """No bets, with the columns of sized ones."""
     return pl.DataFrame(schema={**candidates.drop("edge").schema, **_SIZED})
+
+
+# ----------------------------------------------------------------------------------------------
+# betting the open toward the predicted close
+
+
+@dataclass(frozen=True)
+class CloseRule:
+    """Bet the OPENING price of a side where the predicted close is better for it than the open.
+
+    ``priced``: the offers at the open as for :class:`BetRule` (``game_id, market, book, line,
+    price_a, price_b``) with ``p_a`` the **predicted closing** probability of side a (the de-vigged
+    open moved by the move model's prediction) and ``p_open_a`` the de-vigged opening probability.
+    A side is a candidate where its predicted close exceeds its open by more than ``margin`` on the
+    logit scale (the market is expected to move toward it); it is then sized by the staking policy
+    (Kelly with the predicted close as its probability, capped) exactly as :class:`BetRule` sizes.
+    The expected closing-line value of a side is its ``edge``: predicted close x decimal odds - 1.
+    """
+
+    margin: float = 0.04
+    policy: StakingPolicy = field(default_factory=StakingPolicy)
+
+    def candidates(self, priced: pl.DataFrame) -> pl.DataFrame:
+        """Both sides of every offer (as :meth:`BetRule.candidates`), keeping those the predicted
+        close favours over the open by more than ``margin``."""
+        sides = BetRule(self.policy).candidates(priced)
+        if sides.is_empty():
+            return sides
+        opens = priced.select(
+            "game_id", "market", "book", pl.col("p_open_a").cast(pl.Float64).clip(P_CLIP, 1.0 - P_CLIP)
+        ).unique(["game_id", "market", "book"], keep="first")
+        side_a = pl.col("market").replace_strict(SIDE_A, return_dtype=pl.String)
+        joined = sides.join(opens, on=["game_id", "market", "book"], how="left")
+        p_open = (
+            pl.when(pl.col("side") == side_a).then(pl.col("p_open_a")).otherwise(1.0 - pl.col("p_open_a"))
+        )
+        p_close = pl.col("probability")
+        move = (p_close / (1.0 - p_close)).log() - (p_open / (1.0 - p_open)).log()
+        return joined.filter(move > self.margin).drop("p_open_a")
+
+    def decide(self, priced: pl.DataFrame, bankroll: float, *, pending_stake: float = 0.0) -> Decision:
+        """The slate's bets at the open (same sizing and caps as :meth:`BetRule.decide`)."""
+        sides = self.candidates(priced)
+        room = self.policy.max_exposure - (pending_stake / bankroll if bankroll > 0 else 1.0)
+        if sides.is_empty() or bankroll - pending_stake <= 0 or room <= _NO_ROOM:
+            return Decision(sides, _no_bets(sides))
+        best = BetRule.best_prices(sides)
+        policy = self.policy.model_copy(update={"max_exposure": room}) if pending_stake else self.policy
+        sized = size_slate(best.drop("edge"), bankroll, policy)
+        return Decision(sides, sized.filter(pl.col("stake") > 0.0))

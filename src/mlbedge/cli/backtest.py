@@ -41,7 +41,12 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 def backtest(
     train_seasons: str = typer.Option(..., "--train-seasons", help="Seasons to train on, e.g. 2010-2019."),
-    test_season: int = typer.Option(..., "--test-season", help="The season to bet on (any season loaded)."),
+    test_season: int | None = typer.Option(
+        None, "--test-season", help="The season to bet on (any season loaded)."
+    ),
+    test_seasons: str | None = typer.Option(
+        None, "--test-seasons", help="Seasons to bet on, e.g. 2015-2020, each trained on every earlier one."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the numbers here.", dir_okay=False),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here.", dir_okay=False),
     markets: str = typer.Option(
@@ -64,7 +69,10 @@ def backtest(
     log: bool = typer.Option(True, "--log/--no-log", help="Log the numbers and the report to MLflow."),
     home: Path | None = HomeOption,
 ) -> None:
-    """Train on the training seasons, bet the test season round by round on what was known, report."""
+    """Train on the training seasons, bet the test season round by round on what was known, report.
+
+    With ``--test-seasons`` each test season is trained on every earlier season and the JSON and
+    the report give each season's numbers and the pooled ones."""
     from mlbedge.betting.report import season_report, write_report
     from mlbedge.research.seasons import log_backtest, run_season
     from mlbedge.training.dataset import MissingFeaturesError
@@ -74,6 +82,21 @@ def backtest(
     seasons = parse_seasons(train_seasons) or []
     chosen = [m.strip() for m in markets.split(",") if m.strip()]
     policy = _policy(kelly_fraction, min_edge, method)
+    if test_seasons is not None:
+        if test_season is not None:
+            raise typer.BadParameter("give --test-season or --test-seasons, not both")
+        from mlbedge.cli.backtest_seasons import backtest_seasons
+
+        backtest_seasons(
+            settings=settings, train=seasons, tests=parse_seasons(test_seasons) or [], markets=chosen,
+            policy=policy, bankroll=bankroll, params=model_params(settings, rounds), json_out=json_out,
+            report=report, log=log,
+        )  # fmt: skip
+        return
+    if test_season is None:
+        raise typer.BadParameter("give --test-season (one season) or --test-seasons (several)")
+    from mlbedge.training.model_cache import ModelCache
+
     try:
         with connect(settings) as conn:
             season = run_season(
@@ -86,6 +109,7 @@ def backtest(
                 model_params=model_params(settings, rounds),
                 gate=gate,
                 max_edge=max_edge,
+                cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
             )
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc

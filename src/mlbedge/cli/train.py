@@ -70,7 +70,7 @@ def train(
     seasons = parse_seasons(train_seasons)
     try:
         with connect(settings) as conn:
-            data = load_training_data(conn, seasons=seasons)
+            data = load_training_data(conn, seasons=seasons, open_time=any(t.open_time for t in chosen))
     except (MissingFeaturesError, ValueError) as exc:
         raise fail(str(exc)) from exc
     console.print(
@@ -239,12 +239,18 @@ def evaluate(
     drop_families: str = typer.Option(
         "", "--drop-families", help="Comma-separated feature families left out (an ablation)."
     ),
+    move_threshold: float = typer.Option(
+        0.04, "--move-threshold", help="Move targets: the |predicted move| (logit) the hit rate counts."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Walk-forward: the model against the de-vigged opening line, the price at the cutoff (the one
-    bet into) and the closing line, on the same games."""
+    bet into) and the closing line, on the same games. The move targets (close_moneyline,
+    close_total) are scored by R² of the open-to-close move, direction hit rate and the log loss
+    of "open + predicted move"."""
     from mlbedge.training.dataset import MissingFeaturesError, load_training_data
     from mlbedge.training.evaluation import compare, markdown_table
+    from mlbedge.training.move import markdown_move_table, move_report
     from mlbedge.training.trainer import model_params
     from mlbedge.training.walk_forward import run_walk_forward, season_folds
 
@@ -255,7 +261,11 @@ def evaluate(
         raise typer.BadParameter("--window is expanding or sliding")
     try:
         with connect(settings) as conn:
-            data = load_training_data(conn, seasons=[s for s in range(2000, max(tests) + 1)])
+            data = load_training_data(
+                conn,
+                seasons=[s for s in range(2000, max(tests) + 1)],
+                open_time=any(t.open_time for t in chosen),
+            )
         folds = season_folds(
             data.features, tests, window=window, train_seasons=train_seasons_n, gap_days=gap_days
         )  # type: ignore[arg-type]
@@ -263,11 +273,24 @@ def evaluate(
         raise fail(str(exc)) from exc
     labelled = {t.name: data.labelled(t) for t in chosen}
     feature_names = _without_families(data.feature_names, drop_families)
+    from mlbedge.training.model_cache import ModelCache
+
     result = run_walk_forward(
-        labelled, chosen, folds, feature_names, model_params=model_params(settings, rounds)
+        labelled,
+        chosen,
+        folds,
+        feature_names,
+        model_params=model_params(settings, rounds),
+        cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
+        feature_set_version=data.feature_set_version,
     )
     scores, differences = compare(result.predictions)
+    moves = move_report(result.predictions, threshold=move_threshold)
     for target in chosen:
+        if target.open_time:
+            console.print(f"\n[bold]{target.name}[/]: the open-to-close move (logit), out of sample")
+            console.print(markdown_move_table(moves, target.name, move_threshold))
+            continue
         console.print(f"\n[bold]{target.name}[/] (same games for every source)")
         console.print(markdown_table(scores, differences, target.name))
         for scope, what in (("open", "opening"), ("asof", "as-of"), ("close", "closing")):
@@ -286,12 +309,19 @@ def evaluate(
             params={"test_seasons": test_seasons, "targets": targets, "window": window, "gap_days": gap_days},
             folds=result.runs,
             feature_set_version=data.feature_set_version,
+            moves=moves if moves.height else None,
         )
         console.print(f"logged to MLflow run {run_id}")
     if json_out is not None:
         json_out.write_text(
             json.dumps(
-                {"scores": scores.to_dicts(), "differences": differences.to_dicts()}, indent=2, default=str
+                {
+                    "scores": scores.to_dicts(),
+                    "differences": differences.to_dicts(),
+                    "moves": moves.to_dicts(),
+                },
+                indent=2,
+                default=str,
             )
         )
 

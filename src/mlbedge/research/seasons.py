@@ -42,7 +42,8 @@ from mlbedge.research.forecasts import (
 )
 from mlbedge.settings import Settings, get_settings
 from mlbedge.skill import DEFAULT_MAX_EDGE, Gate, skill_gate
-from mlbedge.training.dataset import load_training_data
+from mlbedge.training.dataset import TrainingData, load_training_data
+from mlbedge.training.model_cache import ModelCache
 from mlbedge.training.targets import get_target
 from mlbedge.training.trainer import fit_target
 
@@ -115,6 +116,8 @@ def run_season(
     build: bool = True,
     gate: bool = True,
     max_edge: float | None = DEFAULT_MAX_EDGE,
+    cache: ModelCache | None = None,
+    data: TrainingData | None = None,
 ) -> SeasonBacktest:
     """Train a model per market on ``train_seasons``, backtest ``test_season`` with
     :class:`ModelStrategy`, and score the forecasts beside the market.
@@ -124,7 +127,10 @@ def run_season(
     (the default) a market bets only when its skill gate (:mod:`mlbedge.skill`) passes on the
     model's out-of-sample record on the training seasons, its probabilities blended with the price
     by the measured weight and its edges capped at ``max_edge``; without, every market bets on the
-    model alone (the gate's record is still reported).
+    model alone (the gate's record is still reported). With ``cache`` a model fitted before on the
+    same rows with the same parameters is read back instead of trained
+    (:class:`~mlbedge.training.model_cache.ModelCache`); ``data`` (features and labels covering the
+    training and test seasons) spares reading them again when several seasons run.
     """
     train = sorted(set(train_seasons))
     if not train:
@@ -147,7 +153,8 @@ def run_season(
         raise LookupError(
             f"season {test_season} has no games in curated.games; load its file with `mlbedge data load`"
         )
-    data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
+    if data is None:
+        data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
     timings["features"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -157,6 +164,13 @@ def run_season(
     for name in markets:
         target = get_target(name)
         labelled = data.labelled(target).filter(pl.col("season").is_in(train))
+        if cache is not None:
+            fitted = cache.fit_target(
+                labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
+            )
+            models[name] = fitted.model
+            training[name] = {**fitted.meta, "seconds": round(fitted.seconds, 3), "cached": fitted.hit}
+            continue
         trained = fit_target(
             labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
         )

@@ -152,6 +152,8 @@ def compare(
     labelled = predictions.filter(pl.col("y").is_not_null() & pl.col("p_model").is_not_null())
     for target_name in labelled["target"].unique(maintain_order=True).to_list():
         target = get_target(target_name)
+        if target.open_time:
+            continue  # a move is scored by mlbedge.training.move.move_report, not against a price
         of_target = labelled.filter(pl.col("target") == target_name)
         for season, rows in _groups(of_target):
             available = [

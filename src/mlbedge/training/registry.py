@@ -450,8 +450,12 @@ def log_evaluation(
     params: dict[str, Any] | None = None,
     folds: Sequence[FoldRun] = (),
     feature_set_version: str | None = None,
+    moves: pl.DataFrame | None = None,
 ) -> str:
     """Log a walk-forward comparison as one run: a metric per target, season, scope and source.
+
+    ``moves`` (:func:`mlbedge.training.move.move_report`) adds the move targets' scores as
+    ``<target>.<season>.move.<metric>`` and ``moves.csv``.
 
     Each model of ``folds`` becomes a child run with its parameters, training window, feature
     set, out-of-fold metrics per calibration fold and gain importance (no model artifact: these
@@ -474,12 +478,18 @@ def log_evaluation(
             value = row[suffix]
             if value is not None and math.isfinite(value):
                 metrics.append(Metric(f"{base}.{suffix}", float(value), now, 0))
+    for row in (moves if moves is not None else pl.DataFrame()).iter_rows(named=True):
+        for metric, value in row.items():
+            if metric not in ("target", "season") and value is not None and math.isfinite(value):
+                metrics.append(Metric(f"{row['target']}.{row['season']}.move.{metric}", float(value), now, 0))
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         _log_batch(
             mlclient, run.info.run_id, metrics, [Param(k, str(v)) for k, v in (params or {}).items()], []
         )
         mlflow.log_text(scores.write_csv(), "scores.csv")
         mlflow.log_text(differences.write_csv(), "differences.csv")
+        if moves is not None:
+            mlflow.log_text(moves.write_csv(), "moves.csv")
         mlflow.log_text(json.dumps(params or {}, default=str), "walk_forward.json")
         parent = run.info.run_id
     for fold in folds:

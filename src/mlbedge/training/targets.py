@@ -17,6 +17,12 @@ Five targets, three of them markets a bet can be placed on:
   push.
 - ``total_runs`` and ``run_diff``: regressions of the game's total runs and of the home run
   differential (home minus away).
+- ``close_moneyline`` and ``close_total``: the market's move between the open and the close, a
+  regression on the logit scale: ``logit(close) - logit(open)`` of the de-vigged home win (the
+  over at the opening total; only where the closing total equals it). These models see only what
+  is known when the open is bettable (:data:`OPEN_TIME_SOURCES`: no price, movement or split
+  observed after the open) plus the opening prices themselves (:data:`OPEN_INPUTS`); the close is
+  their label only. ``outcome`` carries the game's binary result, to score "open + predicted move".
 
 For each binary target the benchmark probabilities are the de-vigged opening and closing prices
 **of the same event**: a closing total of 9 does not price "over 8.5", so the closing benchmark of
@@ -75,6 +81,25 @@ LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close
 # trainer prices the opposite handicap from it (:func:`handicap_rows`).
 MARGIN = "label_home_margin"
 
+# The feature sources known when the SBRO open is bettable (the start of the game's local date):
+# scheduled facts, listed starters, earlier days' results, parks. Every price, movement or split
+# feature reads a snapshot that may be observed after the open, so the move models never see them.
+OPEN_TIME_SOURCES: frozenset[str] = frozenset({"schedule", "starters", "results", "parks"})
+
+# The opening prices as model inputs of the move targets (from the SBRO open columns, observed at
+# the start of the local date): logits of the de-vigged home win and over, the overrounds, the total.
+OPEN_INPUTS: tuple[str, ...] = (
+    "open_ml_home_logit",
+    "open_ml_overround",
+    "open_total_over_logit",
+    "open_total_overround",
+    "open_total_line",
+)
+# Beside the label of a move target: the game's binary result (home win / over the opening total)
+# and the opening decimal prices of its two sides (home/over, away/under), to measure closing-line value.
+OUTCOME = "outcome"
+OPEN_PRICES: tuple[str, ...] = ("open_decimal_yes", "open_decimal_no")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -93,6 +118,8 @@ class Target:
     market_feature: str | None = None
     use_init_score: bool = False
     has_line: bool = False
+    # A move target: open-time features and the opening prices only (see OPEN_TIME_SOURCES).
+    open_time: bool = False
     params: dict[str, float | int | str] = field(default_factory=dict)
 
     @property
@@ -144,9 +171,26 @@ TARGETS: dict[str, Target] = {
             "Home runs minus away runs.",
             "not a market: informs the moneyline and run line",
         ),
+        Target(
+            "close_moneyline",
+            "regression",
+            "The moneyline's move: logit(de-vigged close) - logit(de-vigged open) of the home win.",
+            "home_ml_open / away_ml_open (bet at the open; judged by closing-line value)",
+            open_time=True,
+        ),
+        Target(
+            "close_total",
+            "regression",
+            "The total's move at the opening total: logit(close) - logit(open) of the over, where "
+            "the closing total equals the opening one.",
+            "over_odds_open / under_odds_open at total_open (bet at the open; judged by closing-line value)",
+            has_line=True,
+            open_time=True,
+        ),
     )
 }
 MARKET_TARGETS: tuple[str, ...] = ("moneyline", "total", "runline")
+MOVE_TARGETS: tuple[str, ...] = ("close_moneyline", "close_total")
 
 
 def get_target(name: str) -> Target:
@@ -181,6 +225,27 @@ def _fair(frame: pl.DataFrame, a: str, b: str) -> np.ndarray:
     return np.asarray(fair_a, dtype=np.float64)
 
 
+def _logit(p: pl.Expr) -> pl.Expr:
+    """Log odds of a probability column (null outside (0, 1))."""
+    return pl.when((p > 0) & (p < 1)).then((p / (1 - p)).log())
+
+
+def _american_implied(column: str) -> pl.Expr:
+    odds = pl.col(column).cast(pl.Float64)
+    return pl.when(odds > 0).then(100 / (odds + 100)).when(odds < 0).then(-odds / (-odds + 100))
+
+
+def _decimal(column: str) -> pl.Expr:
+    """Decimal odds of an American price column."""
+    odds = pl.col(column).cast(pl.Float64)
+    return pl.when(odds > 0).then(1 + odds / 100).when(odds < 0).then(1 - 100 / odds)
+
+
+def _overround(a: str, b: str) -> pl.Expr:
+    """The sum of the two sides' implied probabilities minus one (the book's margin)."""
+    return _american_implied(a) + _american_implied(b) - 1
+
+
 def label_frame(
     features: pl.DataFrame, labels: pl.DataFrame, target: Target | str, asof: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -211,6 +276,7 @@ def label_frame(
         _rl_close=pl.Series(_fair(frame, "home_rl_odds", "away_rl_odds")).fill_nan(None),
     )
     null = pl.lit(None, pl.Float64)
+    outcome = null  # the binary result beside a move target's label
     if target.name == "moneyline":
         line = null
         y = pl.when(decided & (home != away)).then((home > away).cast(pl.Float64))
@@ -234,12 +300,39 @@ def label_frame(
         line = pl.col("total_open")
         y = pl.when(decided).then((home + away).cast(pl.Float64))
         m_open, m_close = pl.col("total_open"), pl.col("total_close")
+    elif target.name in MOVE_TARGETS:
+        ml = target.name == "close_moneyline"
+        line = null if ml else pl.col("total_open")
+        runs = (home + away).cast(pl.Float64)
+        m_open = pl.col("_ml_open") if ml else pl.when(line.is_not_null()).then(pl.col("_over_open"))
+        m_close = (
+            pl.col("_ml_close") if ml else pl.when(pl.col("total_close") == line).then(pl.col("_over_close"))
+        )
+        y = _logit(m_close) - _logit(m_open)
+        outcome = (
+            pl.when(decided & (home != away)).then((home > away).cast(pl.Float64))
+            if ml
+            else pl.when(decided & line.is_not_null() & (runs != line)).then((runs > line).cast(pl.Float64))
+        )
     elif target.name == "run_diff":
         line = null
         y = pl.when(decided).then((home - away).cast(pl.Float64))
         m_open = m_close = null
     else:  # pragma: no cover - TARGETS and this function are written together
         raise ValueError(f"no labelling rule for target {target.name!r}")
+    extra: list[str] = []
+    if target.open_time:
+        frame = frame.with_columns(
+            open_ml_home_logit=_logit(pl.col("_ml_open")),
+            open_ml_overround=_overround("home_ml_open", "away_ml_open"),
+            open_total_over_logit=_logit(pl.col("_over_open")),
+            open_total_overround=_overround("over_odds_open", "under_odds_open"),
+            open_total_line=pl.col("total_open"),
+            outcome=outcome.cast(pl.Float64),
+            open_decimal_yes=_decimal("home_ml_open" if ml else "over_odds_open"),
+            open_decimal_no=_decimal("away_ml_open" if ml else "under_odds_open"),
+        )
+        extra = [*OPEN_INPUTS, OUTCOME, *OPEN_PRICES]
     labelled = frame.with_columns(
         y=y.cast(pl.Float64),
         target_line=line.cast(pl.Float64),
@@ -250,7 +343,15 @@ def label_frame(
     if target.name == "runline":
         margin = pl.when(decided).then((home - away).cast(pl.Float64)).alias(MARGIN)
         return labelled.select(*features.columns, *LABEL_COLUMNS, margin)
-    return labelled.select(*features.columns, *LABEL_COLUMNS)
+    return labelled.select(*features.columns, *LABEL_COLUMNS, *extra)
+
+
+def open_time_features(feature_names: Sequence[str]) -> list[str]:
+    """The registry features computed only from facts known when the open is bettable."""
+    from mlbedge.features.registry import registry
+
+    known = {f.name: f for f in registry()}
+    return [n for n in feature_names if n in known and set(known[n].sources) <= OPEN_TIME_SOURCES]
 
 
 def handicap_rows(labelled: pl.DataFrame) -> pl.DataFrame:
@@ -275,6 +376,10 @@ def handicap_rows(labelled: pl.DataFrame) -> pl.DataFrame:
 
 
 def model_columns(feature_names: Sequence[str], target: Target | str) -> list[str]:
-    """The model's input columns: the features, then ``target_line`` for targets with a line."""
+    """The model's input columns: the features, then ``target_line`` for targets with a line.
+
+    A move target keeps only the open-time features and adds the opening prices (:data:`OPEN_INPUTS`).
+    """
     target = get_target(target) if isinstance(target, str) else target
-    return [*feature_names, TARGET_LINE] if target.has_line else list(feature_names)
+    names = [*open_time_features(feature_names), *OPEN_INPUTS] if target.open_time else list(feature_names)
+    return [*names, TARGET_LINE] if target.has_line else names

@@ -22,13 +22,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlbedge.training.targets import LABEL_COLUMNS, Target, handicap_rows, model_columns
+from mlbedge.training.targets import LABEL_COLUMNS, OPEN_PRICES, OUTCOME, Target, handicap_rows, model_columns
+
+if TYPE_CHECKING:
+    from mlbedge.training.model_cache import ModelCache
 
 Window = Literal["expanding", "sliding"]
 IntArray = npt.NDArray[np.int64]
@@ -209,12 +212,16 @@ def run_walk_forward(
     feature_names: Sequence[str],
     *,
     model_params: dict[str, object] | None = None,
+    cache: ModelCache | None = None,
+    feature_set_version: str = "",
 ) -> WalkForwardResult:
     """Train one model per target and fold on the fold's training window; predict its test window.
 
     ``labelled`` maps a target name to its frame from :func:`~mlbedge.training.targets.label_frame`
     (sorted by date). Rows without a label are left out of training and of the test scores.
-    ``model_params`` override the estimator's parameters for every target.
+    ``model_params`` override the estimator's parameters for every target. With ``cache`` a model
+    fitted before on the same rows and parameters (by this or by a backtest) is read back instead
+    of trained, and predictions come from its serving form (the same numbers).
     """
     from mlbedge.training.trainer import MarketModel
 
@@ -232,36 +239,31 @@ def run_walk_forward(
                 raise ValueError(
                     f"fold {fold.name} of {target.name}: {train.height} training and {test.height} test games"
                 )
-            model = MarketModel.for_target(target, **(model_params or {}))
             # The run line is fitted at both handicaps, as the trainer does (scored at the quoted one).
             fit = handicap_rows(train).filter(pl.col("y").is_not_null()).sort("date", "game_id")
+            if cache is not None:
+                run, p_raw, p_model = _cached_fold(
+                    cache, train, fit, test, target, fold, feature_names, feature_set_version, model_params
+                )
+                run.seconds = time.perf_counter() - step
+                runs.append(run)
+                frames.append(_fold_predictions(test, target, fold, p_model, p_raw))
+                continue
+            model = MarketModel.for_target(target, **(model_params or {}))
             model.fit(fit.select(columns), fit["y"].to_numpy(), dates=fit["date"].to_numpy())
-            games = train["game_id"]
+            # The model's row positions are those of the fitted rows (two per game on the run line).
+            fitted = fit["game_id"]
             p_raw = model.predict_raw(test.select(columns))
             p_model = model.predict_proba(test.select(columns))[:, 1] if target.kind == "binary" else p_raw
-            frames.append(
-                test.select(
-                    pl.lit(target.name).alias("target"),
-                    pl.lit(fold.name).alias("fold"),
-                    "game_id",
-                    "season",
-                    "date",
-                    "y",
-                    pl.Series("p_model", p_model, dtype=pl.Float64),
-                    pl.Series("p_raw", p_raw, dtype=pl.Float64),
-                    "market_open",
-                    "market_close",
-                    "market_asof",
-                )
-            )
+            frames.append(_fold_predictions(test, target, fold, p_model, p_raw))
             runs.append(
                 FoldRun(
                     target=target.name,
                     fold=fold,
-                    train_games=games.to_list(),
-                    fit_games=games.gather(model.fit_index_).to_list(),
-                    early_stopping_games=games.gather(model.valid_index_).to_list(),
-                    calibration_games=games.gather(model.calibration_index_).to_list(),
+                    train_games=train["game_id"].to_list(),
+                    fit_games=fitted.gather(model.fit_index_).to_list(),
+                    early_stopping_games=fitted.gather(model.valid_index_).to_list(),
+                    calibration_games=fitted.gather(model.calibration_index_).to_list(),
                     test_games=test["game_id"].to_list(),
                     best_iteration=model.best_iteration_,
                     calibration=model.calibrator_.method,
@@ -271,5 +273,61 @@ def run_walk_forward(
                     params=model.get_params(),
                 )
             )
-    predictions = pl.concat(frames) if frames else pl.DataFrame()
+    predictions = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
     return WalkForwardResult(predictions, runs, time.perf_counter() - started)
+
+
+def _fold_predictions(
+    test: pl.DataFrame, target: Target, fold: Fold, p_model: npt.ArrayLike, p_raw: npt.ArrayLike
+) -> pl.DataFrame:
+    return test.select(
+        pl.lit(target.name).alias("target"),
+        pl.lit(fold.name).alias("fold"),
+        "game_id",
+        "season",
+        "date",
+        "y",
+        pl.Series("p_model", p_model, dtype=pl.Float64),
+        pl.Series("p_raw", p_raw, dtype=pl.Float64),
+        "market_open",
+        "market_close",
+        "market_asof",
+        # A move target's binary result, to score "open + predicted move".
+        *([OUTCOME, *OPEN_PRICES] if target.open_time else []),
+    )
+
+
+def _cached_fold(
+    cache: ModelCache,
+    train: pl.DataFrame,
+    fit: pl.DataFrame,
+    test: pl.DataFrame,
+    target: Target,
+    fold: Fold,
+    feature_names: Sequence[str],
+    feature_set_version: str,
+    model_params: dict[str, object] | None,
+) -> tuple[FoldRun, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """One fold's model from the cache (fitted now on a miss), its record and its test predictions."""
+    fitted = cache.fit(fit, target, feature_names, feature_set_version, **(model_params or {}))
+    model, record = fitted.model, fitted.record
+    x = test.select(pl.col(c).cast(pl.Float64) for c in model.feature_names).to_numpy()
+    p_raw = np.asarray(model.predict_raw(x), dtype=np.float64)
+    p_model = np.asarray(model.predict_many(x), dtype=np.float64) if target.kind == "binary" else p_raw
+    games = fit["game_id"]
+    run = FoldRun(
+        target=target.name,
+        fold=fold,
+        train_games=train["game_id"].to_list(),
+        fit_games=games.gather(record["fit_index"]).to_list(),
+        early_stopping_games=games.gather(record["valid_index"]).to_list(),
+        calibration_games=games.gather(record["calibration_index"]).to_list(),
+        test_games=test["game_id"].to_list(),
+        best_iteration=int(record["best_iteration"]),
+        calibration=str(record["calibration"]),
+        seconds=0.0,
+        oof=dict(record["oof"]),
+        importance=dict(record["importance"]),
+        params=dict(record["params"]),
+    )
+    return run, p_raw, p_model
