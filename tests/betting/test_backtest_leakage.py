@@ -8,6 +8,7 @@ quote after the cutoff must not change a single bet.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -73,7 +74,8 @@ def _poisoned(season_2016: Season2016, rng: np.random.Generator) -> BacktestInpu
         home_score=pl.coalesce("home_score_right", "home_score"),
         away_score=pl.coalesce("away_score_right", "away_score"),
     ).drop("home_score_right", "away_score_right")
-    poisoned_inputs = FeatureInputs(games=all_games, pinnacle_lines=lines)
+    # The inputs the base run was built from, games and lines poisoned: every family is rebuilt.
+    poisoned_inputs = replace(fi, games=all_games, pinnacle_lines=lines)
     features = build_window_features(poisoned_inputs, window["game_id"].to_list())
     snapshots = market_snapshots(games, pinnacle_lines=lines, cutoff_minutes=CUTOFF)
     return BacktestInputs(games, features, snapshots, CUTOFF)

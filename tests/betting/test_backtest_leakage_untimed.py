@@ -8,7 +8,7 @@ must not change a single bet placed before the poison could be observed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -66,7 +66,10 @@ def season_2019(loaded_db_url: str) -> Season2019:
 
 
 def _inputs(season: Season2019, games: pl.DataFrame, all_games: pl.DataFrame) -> BacktestInputs:
-    features = build_window_features(FeatureInputs(games=all_games), season.window["game_id"].to_list())
+    # The inputs the models were trained on, with the (poisoned) games: every family is built.
+    features = build_window_features(
+        replace(season.feature_inputs, games=all_games), season.window["game_id"].to_list()
+    )
     return BacktestInputs(games, features, market_snapshots(games, cutoff_minutes=CUTOFF), CUTOFF)
 
 
