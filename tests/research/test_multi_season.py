@@ -74,13 +74,18 @@ def runs(three_seasons: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     root = tmp_path_factory.mktemp("model_cache")
     with psycopg.connect(three_seasons) as conn:
         singles = {
-            season: run_season(conn, train, season, model_params=FAST, build=False)
+            # The gate off: these small models would close every market, and the engine is what is compared.
+            season: run_season(conn, train, season, model_params=FAST, build=False, gate=False)
             for train, season in season_windows([2014], [2015, 2016])
         }
         first_cache = ModelCache(root)
-        first = run_seasons(conn, [2014], [2015, 2016], model_params=FAST, build=False, cache=first_cache)
+        first = run_seasons(
+            conn, [2014], [2015, 2016], model_params=FAST, build=False, cache=first_cache, gate=False
+        )
         second_cache = ModelCache(root)
-        second = run_seasons(conn, [2014], [2015, 2016], model_params=FAST, build=False, cache=second_cache)
+        second = run_seasons(
+            conn, [2014], [2015, 2016], model_params=FAST, build=False, cache=second_cache, gate=False
+        )
         data = load_training_data(conn, seasons=list(SEASONS), build=False)
     return {
         "root": root, "singles": singles, "first": first, "first_cache": first_cache,

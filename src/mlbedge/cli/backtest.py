@@ -90,7 +90,7 @@ def backtest(
         backtest_seasons(
             settings=settings, train=seasons, tests=parse_seasons(test_seasons) or [], markets=chosen,
             policy=policy, bankroll=bankroll, params=model_params(settings, rounds), json_out=json_out,
-            report=report, log=log,
+            report=report, log=log, gate=gate, max_edge=max_edge,
         )  # fmt: skip
         return
     if test_season is None:

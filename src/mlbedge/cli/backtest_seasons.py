@@ -26,6 +26,8 @@ def backtest_seasons(
     json_out: Path | None,
     report: Path | None,
     log: bool,
+    gate: bool = True,
+    max_edge: float | None = None,
 ) -> None:
     """Run the seasons, print per-season and pooled numbers, write the JSON and the report, log."""
     from mlbedge.betting.report import render_report, write_report
@@ -40,7 +42,7 @@ def backtest_seasons(
         with connect(settings) as conn:
             multi = run_seasons(
                 conn, train, tests, markets=markets, policy=policy, bankroll=bankroll, model_params=params,
-                cache=cache,
+                cache=cache, gate=gate, max_edge=max_edge if gate else None,
             )  # fmt: skip
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc

@@ -25,8 +25,10 @@ import psycopg
 
 from mlbedge.betting.backtest import MARKETS, BacktestResult
 from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.betting.verdict import verdict
 from mlbedge.research.seasons import SeasonBacktest, run_season, score_forecasts
 from mlbedge.settings import get_settings
+from mlbedge.skill import DEFAULT_MAX_EDGE
 from mlbedge.training.dataset import load_training_data
 from mlbedge.training.model_cache import ModelCache
 
@@ -76,7 +78,13 @@ class MultiSeasonBacktest:
         for name in MARKETS:
             modelled = any(name in s.models for s in self.seasons)
             doc[name] = {**forecasts.get(name, {}), **betting[name], "modelled": modelled}
+            gates = {str(s.test_season): s.gates[name].as_dict() for s in self.seasons if name in s.gates}
+            if gates:
+                doc[name]["gate"] = pooled_gate(gates)
         doc["all"] = betting["all"]
+        doc["verdict"] = verdict(
+            betting["all"], {m: doc[m]["gate"] for m in MARKETS if "gate" in doc[m]}, self.bankroll
+        )
         doc["rounds"] = sum(d["rounds"] for d in per_season.values())
         doc["models"] = {
             "trained": sum(not t.get("cached", False) for s in self.seasons for t in s.training.values()),
@@ -87,6 +95,20 @@ class MultiSeasonBacktest:
         doc["timings_seconds"] = {k: round(v, 3) for k, v in self.timings.items()}
         doc["seasons"] = per_season
         return doc
+
+
+def pooled_gate(by_season: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One market's gates over several test seasons (each judged on the seasons before it): open
+    when every season's gate was, with each season's reason; the record's numbers stay per season."""
+    passed = all(bool(g["passed"]) for g in by_season.values())
+    return {
+        "passed": passed,
+        "reason": "; ".join(f"{season}: {g['reason']}" for season, g in by_season.items()),
+        "seasons": sorted({s for g in by_season.values() for s in g.get("seasons") or []}),
+        "difference": None,
+        "ci": None,
+        "by_season": dict(by_season),
+    }
 
 
 def season_windows(train_seasons: Sequence[int], test_seasons: Sequence[int]) -> list[tuple[list[int], int]]:
@@ -118,6 +140,8 @@ def run_seasons(
     cutoff_minutes: int | None = None,
     build: bool = True,
     cache: ModelCache | None = None,
+    gate: bool = True,
+    max_edge: float | None = DEFAULT_MAX_EDGE,
 ) -> MultiSeasonBacktest:
     """Backtest each of ``test_seasons`` with models trained on every season before it (from the
     first training season on), as :func:`run_season` would one at a time; see the module notes."""
@@ -150,6 +174,8 @@ def run_seasons(
             build=False,
             cache=cache,
             data=data,
+            gate=gate,
+            max_edge=max_edge,
         )
         for train, season in windows
     ]

@@ -170,18 +170,16 @@ def run_season(
             )
             models[name] = fitted.model
             training[name] = {**fitted.meta, "seconds": round(fitted.seconds, 3), "cached": fitted.hit}
-            continue
-        trained = fit_target(
-            labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
-        )
-        models[name] = trained.to_serving()
-        training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
+            record = fitted.oof_record()
+        else:
+            trained = fit_target(
+                labelled, target, data.feature_names, data.feature_set_version, **dict(model_params or {})
+            )
+            models[name] = trained.to_serving()
+            training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
+            record = trained.oof_record()
         # Every training season precedes the test season: the model's own gate is judged on them.
-        gates[name] = (
-            trained.skill_gate()
-            if gate
-            else skill_gate(trained.oof_record(), name, before_season=test_season, enabled=False)
-        )
+        gates[name] = skill_gate(record, name, before_season=test_season, enabled=gate)
     timings["train"] = time.perf_counter() - step
 
     step = time.perf_counter()

@@ -41,6 +41,7 @@ from mlbedge.training.artifact import ServingModel
 from mlbedge.training.targets import Target, handicap_rows, model_columns
 
 FIT_FILE = "fit.json"
+OOF_FILE = "oof.parquet"  # the out-of-fold record the skill gate is judged on
 LOG_FILE = "hits.log"
 
 
@@ -68,10 +69,19 @@ class CachedFit:
     seconds: float
     record: dict[str, Any] = field(default_factory=dict)
 
+    oof: pl.DataFrame | None = None
+
     @property
     def meta(self) -> dict[str, Any]:
         """What the model files and the registry record about it."""
         return self.model.meta
+
+    def oof_record(self) -> pl.DataFrame:
+        """The out-of-fold record the model was fitted with (:meth:`TrainedModel.oof_record`): the
+        skill gate is judged on it, whether the model was trained now or read back."""
+        if self.oof is None:
+            raise ValueError(f"cached model {self.key} carries no out-of-fold record")
+        return self.oof
 
 
 class ModelCache:
@@ -145,11 +155,12 @@ class ModelCache:
             params=effective,
         )
         folder = self.root / key
-        if (folder / FIT_FILE).is_file():
+        if (folder / FIT_FILE).is_file() and (folder / OOF_FILE).is_file():
             record = json.loads((folder / FIT_FILE).read_text())
             self._log("hit", key, target.name)
             self.hits += 1
-            return CachedFit(key, ServingModel.load(folder), True, float(record["seconds"]), record)
+            oof = pl.read_parquet(folder / OOF_FILE)
+            return CachedFit(key, ServingModel.load(folder), True, float(record["seconds"]), record, oof)
         started = time.perf_counter()
         model = MarketModel.for_target(target, **params)
         model.fit(rows.select(columns), rows["y"].to_numpy(), dates=rows["date"].to_numpy())
@@ -163,6 +174,8 @@ class ModelCache:
             seasons=seasons,
             n_train=rows["game_id"].n_unique(),  # games, not rows: the run line has two per game
             seconds=seconds,
+            games=rows["game_id"].unique(maintain_order=True).to_list(),
+            row_games=rows["game_id"].to_list(),
         )
         record = {
             "seconds": seconds,
@@ -175,16 +188,18 @@ class ModelCache:
             "importance": model.gain_importance(),
             "params": model.get_params(),
         }
-        self._store(folder, trained.to_serving(), record)
+        oof = trained.oof_record()
+        self._store(folder, trained.to_serving(), record, oof)
         self._log("miss", key, target.name)
         self.misses += 1
-        return CachedFit(key, ServingModel.load(folder), False, seconds, record)
+        return CachedFit(key, ServingModel.load(folder), False, seconds, record, oof)
 
-    def _store(self, folder: Path, model: ServingModel, record: dict[str, Any]) -> None:
+    def _store(self, folder: Path, model: ServingModel, record: dict[str, Any], oof: pl.DataFrame) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             model.save(staging)
+            oof.write_parquet(staging / OOF_FILE)
             (staging / FIT_FILE).write_text(json.dumps(record, default=str))
             try:
                 os.replace(staging, folder)
