@@ -2,8 +2,9 @@
 
 The move targets (``close_moneyline``, ``close_total``) bet the opening price, so their inputs
 must be fixed at the start of the game's local date (when the SBRO open is bettable), not at the
-pre-game cutoff: no price, movement or split snapshot may be among them, the features are built
-as of the open (:func:`~mlbedge.training.dataset.at_the_open`), and the close is their label only.
+pre-game cutoff: no price, movement or split snapshot and no posted lineup may be among them, the
+features (the player-level families included) are built as of the open
+(:func:`~mlbedge.training.dataset.at_the_open`), and the close is their label only.
 Same data and alterations as :mod:`tests.features.test_leakage`.
 """
 
@@ -43,16 +44,20 @@ def _inputs(features: pl.DataFrame, games: pl.DataFrame, target: str) -> pl.Data
 
 def test_move_inputs_read_only_sources_known_at_the_open() -> None:
     """RULE: a move model's features read only open-time sources (schedule, listed starters,
-    earlier days' results, parks) and the opening prices; no market, movement or splits feature,
-    no label or closing price."""
-    late = {"pinnacle_lines", "live_quotes", "live_splits"}
+    earlier days' results, parks, and the player-level facts of earlier days and seasons) and the
+    opening prices; no market, movement or splits feature, no posted lineup, no label or closing
+    price. Every player-level family known at the open is among them."""
+    late = {"pinnacle_lines", "live_quotes", "live_splits", "posted_lineup", "sbro_open"}
     assert not OPEN_TIME_SOURCES & late
     for name in MOVE_TARGETS:
         columns = model_columns(registry().names, name)
         features = [registry().get(c) for c in columns if c not in (*OPEN_INPUTS, "target_line")]
-        assert len(features) > 100, name
+        assert len(features) > 180, name
         assert not [f.name for f in features if set(f.sources) & late], name
         assert not set(columns) & {"y", "market_open", "market_close", "outcome", "ml_home_prob"}
+        families = {f.family.value for f in features}
+        assert {"starter", "availability", "bullpen", "park", "umpire"} <= families, families
+        assert not families & {"market", "splits"}
 
 
 @pytest.mark.parametrize("target", MOVE_TARGETS)
@@ -64,7 +69,8 @@ def test_facts_observed_after_the_open_never_change_a_move_models_inputs(
     """RULE: a move model's inputs for game G use only facts observed by the start of G's local
     date (when the open is bettable). Every fact observed after it is changed or deleted -- live
     quotes, splits and Pinnacle snapshots of G's own day, results, later opens, every closing
-    line -- and G's inputs stay bit-identical, while G's full cutoff-time row does change."""
+    line, and the player-level facts (lineups, G's own posted one included, starters, team-game
+    rows, season rows) observed later -- and G's inputs stay bit-identical."""
     pool = live_baseline.filter(pl.col("market_books").is_not_null())["game_id"].sort().to_list()
     assert len(pool) > 50
     game_id = data.draw(st.sampled_from(pool), label="game")
@@ -104,6 +110,23 @@ def test_at_the_open_a_late_previous_night_result_is_not_yet_known(
     a, b = at_cutoff.select(team).to_numpy(), at_open.select(team).to_numpy()
     differ = ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
     assert 0 < differ.sum() < len(known)
+
+
+def test_at_the_open_a_games_own_posted_lineup_is_never_seen(
+    live_inputs: FeatureInputs, live_baseline: pl.DataFrame
+) -> None:
+    """RULE: a game's own lineup is posted two hours before first pitch, after the open. Built at
+    the open, the features that read it are null for every game -- where the start time is known
+    too, whose cutoff rows do read it -- and the move models leave them out."""
+    posted = [f.name for f in registry() if "posted_lineup" in f.sources]
+    assert posted
+    known = live_inputs.games.filter(pl.col("start_time_utc").is_not_null())["game_id"].sort().to_list()[:300]
+    at_open = build_features(at_the_open(live_inputs), cutoff_minutes=CUTOFF, game_ids=known)
+    at_cutoff = live_baseline.filter(pl.col("game_id").is_in(known))
+    assert at_cutoff.select(posted).null_count().row(0) != tuple([len(known)] * len(posted))
+    assert at_open.select(posted).null_count().row(0) == tuple([len(known)] * len(posted))
+    for target in MOVE_TARGETS:
+        assert not set(posted) & set(model_columns(registry().names, target))
 
 
 def test_the_alterations_after_the_open_do_reach_the_cutoff_features(

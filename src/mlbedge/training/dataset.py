@@ -62,12 +62,14 @@ class TrainingData:
 
 def at_the_open(inputs: FeatureInputs) -> FeatureInputs:
     """The inputs as they stand when the opening line is bettable: every start time forgotten, so
-    each game's ``as_of`` is the start of its local date (results count only once observed by
-    then), and no price or split snapshot (all are observed after the open)."""
+    each game's ``as_of`` is the start of its local date (results, and the player-level facts of
+    earlier games, count only once observed by then), and no price or split snapshot (all are
+    observed after the open). The player-level inputs stay: their facts are timed by the same
+    clock, and without a start time a game's own posted lineup is never observed."""
     games = inputs.games.with_columns(
         pl.lit(None, inputs.games.schema["start_time_utc"]).alias("start_time_utc")
     )
-    return FeatureInputs(games=games)
+    return FeatureInputs(games=games, players=inputs.players)
 
 
 def open_time_features(conn: psycopg.Connection, features: pl.DataFrame, cutoff_minutes: int) -> pl.DataFrame:

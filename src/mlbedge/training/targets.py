@@ -82,9 +82,27 @@ LABEL_COLUMNS: tuple[str, ...] = ("y", TARGET_LINE, "market_open", "market_close
 MARGIN = "label_home_margin"
 
 # The feature sources known when the SBRO open is bettable (the start of the game's local date):
-# scheduled facts, listed starters, earlier days' results, parks. Every price, movement or split
-# feature reads a snapshot that may be observed after the open, so the move models never see them.
-OPEN_TIME_SOURCES: frozenset[str] = frozenset({"schedule", "starters", "results", "parks"})
+# scheduled facts, listed starters (by name and by id), earlier days' results, parks, and the
+# player-level facts of earlier days and seasons -- who started and batted in earlier games, their
+# team-game pitching rows, prior seasons' batting and pitching, players' hands, the game's park and
+# plate umpire (crews are assigned before the series). Left out: every price, movement or split
+# (snapshots observed after the open) and the game's own posted lineup (public two hours before
+# first pitch, never at the start of the local date).
+OPEN_TIME_SOURCES: frozenset[str] = frozenset(
+    {
+        "schedule",
+        "starters",
+        "results",
+        "parks",
+        "listed_starter_ids",
+        "season_stats",
+        "people",
+        "game_starters",
+        "lineups",
+        "team_game_rows",
+        "venue",
+    }
+)
 
 # The opening prices as model inputs of the move targets (from the SBRO open columns, observed at
 # the start of the local date): logits of the de-vigged home win and over, the overrounds, the total.
