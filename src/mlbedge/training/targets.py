@@ -50,6 +50,11 @@ from psycopg import sql
 from mlbedge.domain.odds import fair_two_way
 from mlbedge.features.io import copy_frame
 
+# The opening prices as model inputs of the move targets (from the SBRO open columns, observed at
+# the start of the local date): logits of the de-vigged home win and over, the overrounds, the
+# total. One rule for training, the backtest and the API (mlbedge.features.opening).
+from mlbedge.features.opening import OPEN_INPUTS, with_open_inputs
+
 Kind = Literal["binary", "regression"]
 
 # The model input a target with a line adds to the registry's features.
@@ -104,15 +109,6 @@ OPEN_TIME_SOURCES: frozenset[str] = frozenset(
     }
 )
 
-# The opening prices as model inputs of the move targets (from the SBRO open columns, observed at
-# the start of the local date): logits of the de-vigged home win and over, the overrounds, the total.
-OPEN_INPUTS: tuple[str, ...] = (
-    "open_ml_home_logit",
-    "open_ml_overround",
-    "open_total_over_logit",
-    "open_total_overround",
-    "open_total_line",
-)
 # Beside the label of a move target: the game's binary result (home win / over the opening total)
 # and the opening decimal prices of its two sides (home/over, away/under), to measure closing-line value.
 OUTCOME = "outcome"
@@ -248,20 +244,10 @@ def _logit(p: pl.Expr) -> pl.Expr:
     return pl.when((p > 0) & (p < 1)).then((p / (1 - p)).log())
 
 
-def _american_implied(column: str) -> pl.Expr:
-    odds = pl.col(column).cast(pl.Float64)
-    return pl.when(odds > 0).then(100 / (odds + 100)).when(odds < 0).then(-odds / (-odds + 100))
-
-
 def _decimal(column: str) -> pl.Expr:
     """Decimal odds of an American price column."""
     odds = pl.col(column).cast(pl.Float64)
     return pl.when(odds > 0).then(1 + odds / 100).when(odds < 0).then(1 - 100 / odds)
-
-
-def _overround(a: str, b: str) -> pl.Expr:
-    """The sum of the two sides' implied probabilities minus one (the book's margin)."""
-    return _american_implied(a) + _american_implied(b) - 1
 
 
 def label_frame(
@@ -340,12 +326,7 @@ def label_frame(
         raise ValueError(f"no labelling rule for target {target.name!r}")
     extra: list[str] = []
     if target.open_time:
-        frame = frame.with_columns(
-            open_ml_home_logit=_logit(pl.col("_ml_open")),
-            open_ml_overround=_overround("home_ml_open", "away_ml_open"),
-            open_total_over_logit=_logit(pl.col("_over_open")),
-            open_total_overround=_overround("over_odds_open", "under_odds_open"),
-            open_total_line=pl.col("total_open"),
+        frame = with_open_inputs(frame).with_columns(
             outcome=outcome.cast(pl.Float64),
             open_decimal_yes=_decimal("home_ml_open" if ml else "over_odds_open"),
             open_decimal_no=_decimal("away_ml_open" if ml else "under_odds_open"),
