@@ -136,7 +136,16 @@ def test_regression_targets_fit_runs(training_data) -> None:
     trained = fit_target(
         frame, target, training_data.feature_names, training_data.feature_set_version, **FAST
     )
-    assert trained.model.calibrator_.method == "none" and not trained.model.oof_folds_
+    # No calibration, but an out-of-fold record: each later block predicted by a model of the earlier ones.
+    assert (
+        trained.model.calibrator_.method == "none"
+        and len(trained.model.oof_folds_) == trained.model.calibration_folds
+    )
+    assert {"oof_rmse", "oof_r2"} <= set(trained.model.calibration_report_)
+    record = trained.oof_record()
+    assert record.height == trained.model.calibration_index_.size > 1000
+    assert record["p_model"].is_finite().all() and record["p_market"].is_null().all()
+    assert 6.0 < record["p_model"].mean() < 11.0  # type: ignore[operator]
     predicted = trained.model.predict(
         frame.filter(pl.col("y").is_not_null()).select(trained.model.feature_names_in_)
     )

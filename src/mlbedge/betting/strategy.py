@@ -39,7 +39,7 @@ from mlbedge.betting.kelly import StakingPolicy, size_slate
 from mlbedge.betting.skill import apply_skill, cap_edges
 from mlbedge.domain.markets import SIDE_A, SIDE_B
 from mlbedge.domain.odds import american_to_decimal
-from mlbedge.skill import Gate
+from mlbedge.skill import DEFAULT_CLOSE_MARGIN, Gate
 
 # Probabilities handed to the staking policy (and out of the API) stay strictly inside (0, 1):
 # a calibrator may touch the ends, where Kelly's logarithm is undefined.
@@ -160,26 +160,60 @@ def _no_bets(candidates: pl.DataFrame) -> pl.DataFrame:
 # ----------------------------------------------------------------------------------------------
 # betting the open toward the predicted close
 
+# A move model's offers as :func:`predicted_close` reads them: the offered quote and, per offer,
+# the predicted move of side a (logit) and the game's reference open it is added to.
+MOVE_COLUMNS: dict[str, pl.DataType] = {
+    "move": pl.Float64(),  # predicted logit(close) - logit(open) of side a, at the offer's line
+    "open_logit": pl.Float64(),  # logit of side a's de-vigged reference opening probability
+    "open_line": pl.Float64(),  # the line that reference open is for (null: the moneyline)
+}
+
+
+def predicted_close(offers: pl.DataFrame) -> pl.DataFrame:
+    """Offers priced for :class:`CloseRule`: ``p_a``, the predicted closing probability of side a
+    (the reference open moved by the predicted move: ``sigmoid(open_logit + move)``), and
+    ``p_open_a``, the offer's own de-vigged price (``fair_a``).
+
+    ``offers``: the offer columns (``game_id, market, book, line, price_a, price_b, fair_a`` and
+    optionally ``observed_at, as_of``) with :data:`MOVE_COLUMNS`. The predicted close prices one
+    event: an offer at another line than the reference open's (a total of 9 against an opening 8.5)
+    gets no ``p_a``, and neither does one without a move or a reference.
+    """
+    same_event = pl.col("line").eq_missing(pl.col("open_line"))
+    z = pl.col("open_logit") + pl.col("move")
+    return offers.with_columns(
+        p_a=pl.when(same_event & z.is_finite()).then(1.0 / (1.0 + (-z).exp())),
+        p_open_a=pl.col("fair_a").cast(pl.Float64),
+    ).drop(*MOVE_COLUMNS)
+
 
 @dataclass(frozen=True)
 class CloseRule:
     """Bet the OPENING price of a side where the predicted close is better for it than the open.
 
     ``priced``: the offers at the open as for :class:`BetRule` (``game_id, market, book, line,
-    price_a, price_b``) with ``p_a`` the **predicted closing** probability of side a (the de-vigged
-    open moved by the move model's prediction) and ``p_open_a`` the de-vigged opening probability.
-    A side is a candidate where its predicted close exceeds its open by more than ``margin`` on the
-    logit scale (the market is expected to move toward it); it is then sized by the staking policy
-    (Kelly with the predicted close as its probability, capped) exactly as :class:`BetRule` sizes.
-    The expected closing-line value of a side is its ``edge``: predicted close x decimal odds - 1.
+    price_a, price_b``) with ``p_a`` the **predicted closing** probability of side a and
+    ``p_open_a`` the offer's de-vigged price (:func:`predicted_close`). A side is a candidate
+    where its predicted close exceeds the offer's price by more than ``margin`` on the logit scale
+    (the market is expected to move toward it); it is then sized by the staking policy (Kelly with
+    the predicted close as its probability, capped) exactly as :class:`BetRule` sizes. The
+    expected closing-line value of a side is its ``edge``: predicted close x decimal odds - 1 (at
+    most ``max_edge`` when given: the probability is lowered to match, after the margin is checked).
+    ``gates`` (:func:`mlbedge.skill.close_gate`, per market): a market whose gate failed is not
+    priced; an open one bets the predicted close as it is.
     """
 
-    margin: float = 0.04
+    margin: float = DEFAULT_CLOSE_MARGIN
     policy: StakingPolicy = field(default_factory=StakingPolicy)
+    gates: Mapping[str, Gate] = field(default_factory=dict)
+    max_edge: float | None = None
 
     def candidates(self, priced: pl.DataFrame) -> pl.DataFrame:
         """Both sides of every offer (as :meth:`BetRule.candidates`), keeping those the predicted
-        close favours over the open by more than ``margin``."""
+        close favours over the offer by more than ``margin``; edges then capped at ``max_edge``."""
+        closed = [m for m, g in self.gates.items() if not g.passed]
+        if closed:
+            priced = priced.filter(~pl.col("market").is_in(closed))
         sides = BetRule(self.policy).candidates(priced)
         if sides.is_empty():
             return sides
@@ -193,7 +227,7 @@ class CloseRule:
         )
         p_close = pl.col("probability")
         move = (p_close / (1.0 - p_close)).log() - (p_open / (1.0 - p_open)).log()
-        return joined.filter(move > self.margin).drop("p_open_a")
+        return cap_edges(joined.filter(move > self.margin).drop("p_open_a"), self.max_edge)
 
     def decide(self, priced: pl.DataFrame, bankroll: float, *, pending_stake: float = 0.0) -> Decision:
         """The slate's bets at the open (same sizing and caps as :meth:`BetRule.decide`)."""

@@ -43,6 +43,9 @@ from mlbedge.training.targets import Target, handicap_rows, model_columns
 FIT_FILE = "fit.json"
 OOF_FILE = "oof.parquet"  # the out-of-fold record the skill gate is judged on
 LOG_FILE = "hits.log"
+# Regressions keep an out-of-fold record since the close strategy's gate (a move model's predicted
+# moves and opening prices): their fits stored before it carry none, so their keys differ.
+REGRESSION_RECORD = "oof-moves-1"
 
 
 def fingerprint(rows: pl.DataFrame, columns: Sequence[str]) -> str:
@@ -105,8 +108,10 @@ class ModelCache:
         feature_set_version: str,
         seasons: Sequence[int],
         params: Mapping[str, Any],
+        record: str | None = None,
     ) -> str:
-        """The folder name of one fit (a SHA-256 of everything that determines it)."""
+        """The folder name of one fit (a SHA-256 of everything that determines it; ``record``, when
+        given, names the version of the out-of-fold record kept beside the model)."""
         spec = {
             "data": data,
             "target": target,
@@ -114,6 +119,7 @@ class ModelCache:
             "seasons": sorted(int(s) for s in seasons),
             "params": {k: params[k] for k in sorted(params)},
             "lightgbm": lgb.__version__,
+            **({"record": record} if record is not None else {}),
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -142,7 +148,7 @@ class ModelCache:
     ) -> CachedFit:
         """The model of ``target`` fitted on ``rows`` (exactly the rows fitted, in order), from the cache
         when the same fit was made before, else fitted now and stored."""
-        from mlbedge.training.trainer import MarketModel, TrainedModel
+        from mlbedge.training.trainer import MarketModel, TrainedModel, row_prices
 
         columns = model_columns(list(feature_names), target)
         seasons = sorted(rows["season"].unique().to_list()) if "season" in rows.columns else []
@@ -153,6 +159,7 @@ class ModelCache:
             feature_set_version=feature_set_version,
             seasons=seasons,
             params=effective,
+            record=REGRESSION_RECORD if target.kind == "regression" else None,
         )
         folder = self.root / key
         if (folder / FIT_FILE).is_file() and (folder / OOF_FILE).is_file():
@@ -176,6 +183,7 @@ class ModelCache:
             seconds=seconds,
             games=rows["game_id"].unique(maintain_order=True).to_list(),
             row_games=rows["game_id"].to_list(),
+            row_prices=row_prices(rows, target),
         )
         record = {
             "seconds": seconds,

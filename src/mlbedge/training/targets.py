@@ -205,6 +205,8 @@ TARGETS: dict[str, Target] = {
 }
 MARKET_TARGETS: tuple[str, ...] = ("moneyline", "total", "runline")
 MOVE_TARGETS: tuple[str, ...] = ("close_moneyline", "close_total")
+# The market each move target's close strategy bets (at the opening price).
+MOVE_MARKETS: dict[str, str] = {"close_moneyline": "moneyline", "close_total": "total"}
 
 
 def get_target(name: str) -> Target:

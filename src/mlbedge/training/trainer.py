@@ -37,10 +37,10 @@ from sklearn.base import BaseEstimator
 
 from mlbedge.scoring import log_loss
 from mlbedge.settings import Settings
-from mlbedge.skill import Gate, skill_gate
+from mlbedge.skill import Gate, close_gate, skill_gate
 from mlbedge.training.artifact import ServingModel, init_scores, logit, raw_scores, sigmoid
 from mlbedge.training.calibration import METHODS, CalibrationChoice, Calibrator, choose_calibrator
-from mlbedge.training.targets import Target, handicap_rows, model_columns
+from mlbedge.training.targets import MOVE_MARKETS, OPEN_PRICES, Target, handicap_rows, model_columns
 from mlbedge.training.walk_forward import check_time_ordered, time_blocks, time_ordered_split
 
 FloatArray = npt.NDArray[np.float64]
@@ -239,7 +239,7 @@ class MarketModel(BaseEstimator):
         self.oof_market_ = np.empty(0, dtype=np.float64)
         choice: CalibrationChoice | None = None
         self.calibration_report_: dict[str, float] = {}
-        if binary and self.calibration_folds > 0:
+        if self.calibration_folds > 0:
             blocks = time_blocks(codes, self.calibration_folds + 1)
             oof_p: list[FloatArray] = []
             for i in range(1, len(blocks)):
@@ -253,14 +253,17 @@ class MarketModel(BaseEstimator):
                     codes[seen],
                     names,
                 )
-                oof_p.append(sigmoid(raw_scores(booster, x[block], self._market_index_, fallback)))
+                raw = raw_scores(booster, x[block], self._market_index_, fallback)
+                oof_p.append(sigmoid(raw) if binary else raw)
                 self.oof_folds_.append((seen, block))
             if oof_p:
                 self.calibration_index_ = np.concatenate([b for _, b in self.oof_folds_])
                 p = np.concatenate(oof_p)
                 outcome = target[self.calibration_index_]
                 # The out-of-sample record (raw, as the calibration sees it) beside the market's
-                # price on the same rows: what the betting skill gate judges the model on.
+                # price on the same rows: what the betting skill gate judges the model on. A
+                # regression's record holds its predicted values (a move model's: the predicted
+                # move, judged by the closing-line value of the bets it implies).
                 self.oof_probability_ = p
                 self.oof_outcome_ = outcome.astype(np.float64)
                 self.oof_market_ = (
@@ -268,6 +271,14 @@ class MarketModel(BaseEstimator):
                     if self._market_index_ is not None
                     else np.full(p.size, np.nan)
                 )
+            if oof_p and not binary:
+                err = p - outcome
+                spread = float(np.sum((outcome - outcome.mean()) ** 2))
+                self.calibration_report_ = {
+                    "oof_rmse": float(np.sqrt(np.mean(err**2))),
+                    "oof_r2": 1.0 - float(np.sum(err**2)) / spread if spread > 0 else float("nan"),
+                }
+            elif oof_p:
                 methods = METHODS if self.calibration == "auto" else (self.calibration,)  # type: ignore[assignment]
                 choice = choose_calibrator(p, outcome, methods=methods)  # type: ignore[arg-type]
                 self.calibration_report_ = {
@@ -375,6 +386,9 @@ class TrainedModel:
     games: list[str] = field(default_factory=list)
     # The game of each training row, in the model's row order (a run-line game has two rows).
     row_games: list[str] = field(default_factory=list, repr=False)
+    # A move model's training rows' opening prices (``market_open`` and :data:`OPEN_PRICES`), in
+    # the model's row order: its out-of-fold record is judged by the CLV of bets at them.
+    row_prices: pl.DataFrame | None = field(default=None, repr=False)
     _gate: Gate | None = field(default=None, repr=False)
 
     def meta(self) -> dict[str, Any]:
@@ -390,28 +404,44 @@ class TrainedModel:
             "settled_against": self.target.settled_against,
             "calibration": self.model.calibrator_.method,
             "best_iteration": self.model.best_iteration_,
-            **({"skill_gate": self.skill_gate().as_dict()} if self.target.name in BET_MARKETS else {}),
+            **({"skill_gate": self.skill_gate().as_dict()} if self.gated else {}),
         }
+
+    @property
+    def gated(self) -> bool:
+        """Whether a bet rests on this model, so it carries a skill gate: a market's model, or a move
+        model (the close strategy's, judged by closing-line value)."""
+        return self.target.name in BET_MARKETS or self.target.name in MOVE_MARKETS
 
     def skill_gate(self) -> Gate:
         """The betting skill gate of this model's market, judged on its out-of-fold record (every
-        training season comes before any game it will bet); computed once."""
+        training season comes before any game it will bet); a move model's by the closing-line
+        value of the close strategy's bets (:func:`mlbedge.skill.close_gate`). Computed once."""
         if self._gate is None:
-            self._gate = skill_gate(self.oof_record(), self.target.name)
+            if self.target.name in MOVE_MARKETS:
+                self._gate = close_gate(self.oof_record(), MOVE_MARKETS[self.target.name])
+            else:
+                self._gate = skill_gate(self.oof_record(), self.target.name)
         return self._gate
 
     def oof_record(self) -> pl.DataFrame:
         """The model's out-of-fold record: ``game_id, season, p_model, p_market, y`` per game the
-        calibration saw (each predicted by a model of earlier dates only)."""
+        calibration saw (each predicted by a model of earlier dates only). A move model's
+        (:data:`mlbedge.skill.CLOSE_RECORD_SCHEMA`): its predicted and actual moves, the de-vigged
+        opening probability and the decimal opening odds of both sides (from :attr:`row_prices`)."""
         index = self.model.calibration_index_
         rows = self.row_games or self.games
+        prices = self.row_prices
+        schema: dict[str, pl.DataType] = {
+            "game_id": pl.String(), "season": pl.Int64(), "p_model": pl.Float64(),
+            "p_market": pl.Float64(), "y": pl.Float64(),
+        }  # fmt: skip
+        if prices is not None:
+            schema = {**schema, **{c: pl.Float64() for c in OPEN_PRICES}}
         if index.size == 0 or index.size != self.model.oof_probability_.size or len(rows) <= int(index.max()):
-            return pl.DataFrame(
-                schema={"game_id": pl.String, "season": pl.Int64, "p_model": pl.Float64,
-                        "p_market": pl.Float64, "y": pl.Float64}
-            )  # fmt: skip
+            return pl.DataFrame(schema=schema)
         games = pl.Series("game_id", rows)[index]
-        return pl.DataFrame(
+        record = pl.DataFrame(
             {
                 "game_id": games,
                 "season": games.str.slice(0, 4).cast(pl.Int64),
@@ -420,6 +450,13 @@ class TrainedModel:
                 "y": self.model.oof_outcome_,
             }
         ).with_columns(pl.col("p_market").fill_nan(None))
+        if prices is None:
+            return record
+        # A move model has no market column among its inputs: its price is the de-vigged open.
+        opened = prices[index]
+        return record.with_columns(
+            p_market=opened["market_open"], **{c: opened[c] for c in OPEN_PRICES}
+        ).select(list(schema))
 
     def to_serving(self) -> ServingModel:
         """The serving form, carrying :meth:`meta`."""
@@ -462,4 +499,12 @@ def fit_target(
         seconds=time.perf_counter() - started,
         games=rows["game_id"].unique(maintain_order=True).to_list(),
         row_games=rows["game_id"].to_list(),
+        row_prices=row_prices(rows, target),
     )
+
+
+def row_prices(rows: pl.DataFrame, target: Target) -> pl.DataFrame | None:
+    """A move target's fitted rows' opening prices, in row order (None for other targets)."""
+    if not target.open_time:
+        return None
+    return rows.select(pl.col(c).cast(pl.Float64) for c in ("market_open", *OPEN_PRICES))

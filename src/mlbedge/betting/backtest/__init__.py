@@ -40,6 +40,13 @@ starting bankroll plus that market's profit alone, in the order results were obs
 time-stamped and quoted the same line; otherwise SBRO's closing line when it is for the same line
 (SBRO's run line is a closing quote). A bet with no comparable close has no CLV (null, counted).
 
+**At the open** (:func:`at_the_open`, the close strategy :class:`CloseStrategy`): the features are
+the rows built as of the start of each game's local date, so each round is that moment, and the
+prices offered are those in force then -- SBRO's opening line (observed at the start of the local
+date) and each time-stamped book's last quote observed by then, at its own time. A move model's
+bets are thus placed at the opening price with nothing observed after it; they are settled and
+measured against the close exactly as the cutoff's bets.
+
 :func:`mlbedge.research.seasons.run_season` is the whole exercise for one test season (training
 models, then this engine, then scoring the forecasts); it lives above both training and betting.
 
@@ -61,6 +68,7 @@ from mlbedge.betting.backtest._inputs import (
     QUOTE_COLUMNS,
     SCHEDULE_COLUMNS,
     BacktestInputs,
+    at_the_open,
     closing_line_value,
     closing_quotes,
     load_inputs,
@@ -74,6 +82,7 @@ from mlbedge.betting.backtest._result import (
     gain_shares,
 )
 from mlbedge.betting.backtest._strategy import (
+    CloseStrategy,
     Context,
     ModelStrategy,
     ProbabilityModel,
@@ -81,16 +90,17 @@ from mlbedge.betting.backtest._strategy import (
     empty_bets,
     empty_history,
     model_probabilities,
+    move_probabilities,
 )
 from mlbedge.domain.markets import MARKETS
 from mlbedge.features.prices import SBRO_BOOK, offered_quotes
 
 __all__ = [
     "BET_COLUMNS", "GAMES_SCHEMA", "MARKETS", "QUOTE_COLUMNS", "SBRO_BOOK", "SCHEDULE_COLUMNS",
-    "SETTLED_COLUMNS", "SETTLED_SCHEMA", "BacktestInputs", "BacktestResult", "BetRefused", "Context",
-    "ModelStrategy", "ProbabilityModel", "Strategy", "closing_line_value", "closing_quotes", "empty_bets",
-    "empty_history", "gain_shares", "load_inputs", "market_snapshots", "model_probabilities",
-    "offered_quotes", "predictions_frame", "run_backtest",
+    "SETTLED_COLUMNS", "SETTLED_SCHEMA", "BacktestInputs", "BacktestResult", "BetRefused", "CloseStrategy",
+    "Context", "ModelStrategy", "ProbabilityModel", "Strategy", "at_the_open", "closing_line_value",
+    "closing_quotes", "empty_bets", "empty_history", "gain_shares", "load_inputs", "market_snapshots",
+    "model_probabilities", "move_probabilities", "offered_quotes", "predictions_frame", "run_backtest",
 ]  # fmt: skip
 
 

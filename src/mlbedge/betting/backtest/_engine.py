@@ -232,9 +232,15 @@ def run_backtest(
 
 
 def _check_cutoff(features: pl.DataFrame, clock: pl.DataFrame, cutoff_minutes: int) -> None:
-    """The feature rows must have been built for the backtest's cutoff."""
-    both = features.select("game_id", "as_of").join(
-        clock.select("game_id", pl.col("as_of").alias("_clock")), on="game_id", how="inner"
+    """The feature rows must have been built for the backtest's cutoff; a row built without the
+    start time (``start_known`` false: the rows at the open) for the start of the local date."""
+    both = features.select("game_id", "as_of", "start_known").join(
+        clock.select("game_id", "as_of", "day_start"), on="game_id", how="inner", suffix="_clock"
+    )
+    both = both.select(
+        "game_id",
+        "as_of",
+        _clock=pl.when(pl.col("start_known")).then(pl.col("as_of_clock")).otherwise(pl.col("day_start")),
     )
     off = both.filter(pl.col("as_of") != pl.col("_clock"))
     if off.height:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 import psycopg
@@ -14,6 +14,7 @@ from mlbedge.domain.odds import fair_two_way
 from mlbedge.features import prices
 from mlbedge.features.asof import game_clock
 from mlbedge.features.io import copy_frame, read_features, read_inputs
+from mlbedge.features.opening import OPEN_INPUTS, with_open_inputs
 from mlbedge.features.prices import OFFER_SCHEMA, OPENING_COLUMNS, SBRO_BOOK
 from mlbedge.games.schema import games_columns
 from mlbedge.settings import get_settings
@@ -149,6 +150,32 @@ def load_inputs(
         games, pinnacle_lines=prices.pinnacle_lines, quotes=prices.quotes, cutoff_minutes=cutoff
     )
     return BacktestInputs(games, features, snapshots, cutoff)
+
+
+def at_the_open(inputs: BacktestInputs, features: pl.DataFrame) -> BacktestInputs:
+    """The same games decided at the open: ``features`` are their rows built as of the start of
+    each game's local date (``start_known`` false, ``as_of`` the local midnight:
+    :func:`mlbedge.training.dataset.open_time_features`), with the opening prices as inputs
+    (:func:`mlbedge.features.opening.with_open_inputs`).
+
+    The engine then decides each game at the start of its local date and offers it the prices in
+    force then: SBRO's opening line (observed at that moment) and each time-stamped book's last
+    quote observed by then, at the quote's own time. Results, closes (a time-stamped book's last
+    quote before first pitch) and settlement are as at the cutoff. Raises ``ValueError`` when a
+    row was not built at the open.
+    """
+    rows = features.join(inputs.games.select("game_id"), on="game_id", how="semi")
+    late = rows.filter(pl.col("start_known"))
+    if late.height:
+        raise ValueError(
+            f"the features of {late['game_id'][0]} were built as of its cutoff, not at the open: "
+            "rebuild them without start times (training.dataset.open_time_features)"
+        )
+    opening = with_open_inputs(inputs.games.select("game_id", *OPENING_COLUMNS)).select(
+        "game_id", *OPEN_INPUTS
+    )
+    rows = rows.drop(OPEN_INPUTS, strict=False).join(opening, on="game_id", how="left", maintain_order="left")
+    return replace(inputs, features=rows)
 
 
 # ----------------------------------------------------------------------------------------------

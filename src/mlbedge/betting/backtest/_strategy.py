@@ -19,9 +19,10 @@ from mlbedge.betting.backtest._inputs import (
 )
 from mlbedge.betting.backtest._result import _OPTIONAL_BET_COLUMNS, BET_COLUMNS, SETTLED_SCHEMA
 from mlbedge.betting.kelly import StakingPolicy
-from mlbedge.betting.strategy import BetRule
+from mlbedge.betting.strategy import MOVE_COLUMNS, BetRule, CloseRule, predicted_close
 from mlbedge.domain.markets import MARKETS
-from mlbedge.skill import Gate
+from mlbedge.features.opening import OPEN_REFERENCE
+from mlbedge.skill import DEFAULT_CLOSE_MARGIN, Gate
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -149,6 +150,97 @@ class ModelStrategy:
         if context.quotes.is_empty():
             return empty_bets()
         priced = model_probabilities(self.models, context.quotes, context.features)
+        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
+        if decision.bets.is_empty():
+            return empty_bets()
+        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
+
+
+# ----------------------------------------------------------------------------------------------
+# the close strategy: the opening price, where the predicted close beats it
+
+
+def move_probabilities(
+    models: Mapping[str, ProbabilityModel], quotes: pl.DataFrame, features: pl.DataFrame
+) -> pl.DataFrame:
+    """``quotes`` of the markets with a move model (``moneyline``, ``total``), priced for the
+    close rule (:func:`mlbedge.betting.strategy.predicted_close`): ``p_a`` the predicted closing
+    probability of side a, ``p_open_a`` the quote's own de-vigged price.
+
+    ``features``: rows at the open with the opening prices as inputs
+    (:func:`mlbedge.features.opening.with_open_inputs`). Each quote is predicted at its own line
+    (the model's ``target_line``); the predicted move is added to the game's reference open (side
+    a's de-vigged opening log odds, :data:`~mlbedge.features.opening.OPEN_REFERENCE`), which prices
+    only quotes at the reference's own line.
+    """
+    frames = []
+    for market, model in models.items():
+        rows = quotes.filter(pl.col("market") == market)
+        if rows.is_empty():
+            continue
+        rows = rows.join(features, on="game_id", how="inner", suffix="_feature")
+        if rows.is_empty():
+            continue
+        rows = rows.with_columns(target_line=pl.col("line"))
+        absent = [c for c in model.feature_names if c not in rows.columns]
+        if absent:
+            raise ValueError(f"the {market} move model reads input(s) the rows lack: {absent[:5]}")
+        x = rows.select(pl.col(model.feature_names).cast(pl.Float64)).to_numpy()
+        move = np.asarray(model.predict_many(x), dtype=np.float64)
+        logit, line = OPEN_REFERENCE[market]
+        frames.append(
+            rows.select(
+                *QUOTE_COLUMNS,
+                pl.Series("move", move, dtype=pl.Float64),
+                pl.col(logit).cast(pl.Float64).alias("open_logit"),
+                (pl.col(line) if line is not None else pl.lit(None)).cast(pl.Float64).alias("open_line"),
+            )
+        )
+    if not frames:
+        return predicted_close(pl.DataFrame(schema={**_quote_schema(), **MOVE_COLUMNS}))
+    return predicted_close(pl.concat(frames))
+
+
+class CloseStrategy:
+    """Bet the opening price where a move model predicts the close to be better for that side.
+
+    Meant for a backtest at the open (:func:`mlbedge.betting.backtest.at_the_open`: each round the
+    start of the games' local date, the features built as of then, the prices in force then).
+    Each round, every offered quote of a market with a move model is priced by its predicted close
+    (:func:`move_probabilities`) and handed to :class:`mlbedge.betting.strategy.CloseRule` (a side
+    the predicted close favours over the quote by more than ``margin``, the best book per side, the
+    slate sized by Kelly on the predicted close, with each market's close gate) -- the rule the
+    API's close recommendations follow too.
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, ProbabilityModel],
+        policy: StakingPolicy | None = None,
+        *,
+        margin: float = DEFAULT_CLOSE_MARGIN,
+        gates: Mapping[str, Gate] | None = None,
+        max_edge: float | None = None,
+    ) -> None:
+        unknown = [m for m in models if m not in OPEN_REFERENCE]
+        if unknown:
+            raise ValueError(
+                f"move models for market(s) {unknown}; the close strategy bets {list(OPEN_REFERENCE)}"
+            )
+        self.models = dict(models)
+        self.policy = policy or StakingPolicy()
+        self.rule = CloseRule(margin, self.policy, dict(gates or {}), max_edge)
+
+    def candidates(self, context: Context) -> pl.DataFrame:
+        """Every side the rule considers: ``game_id, market, side, book, line, odds, probability, edge``."""
+        priced = move_probabilities(self.models, context.quotes, context.features)
+        return self.rule.candidates(priced).drop("observed_at")
+
+    def __call__(self, context: Context) -> pl.DataFrame:
+        """The round's bets."""
+        if context.quotes.is_empty():
+            return empty_bets()
+        priced = move_probabilities(self.models, context.quotes, context.features)
         decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
         if decision.bets.is_empty():
             return empty_bets()
