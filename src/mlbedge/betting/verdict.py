@@ -99,10 +99,16 @@ def bets_list(bets: pl.DataFrame, games: pl.DataFrame | None = None) -> list[dic
 
 
 def _gate_short(market: str, gate: Mapping[str, Any]) -> str:
-    """``total: log loss -0.0000 vs the price [-0.0002, +0.0001]``, or why there was nothing to judge."""
+    """``total: log loss -0.0000 vs the price [-0.0002, +0.0001]`` (the close strategy's: ``total:
+    CLV -0.33% at the open [-0.52%, -0.13%]``), or why there was nothing to judge."""
     ci = gate.get("ci")
+    clv = gate.get("measure") == "clv"
     if gate.get("difference") is None or not ci:
+        if clv:
+            return f"{market}: {gate.get('n_games', 0)} out-of-sample bets at the open, too few to judge"
         return f"{market}: no priced out-of-sample record"
+    if clv:
+        return f"{market}: CLV {gate['difference']:+.2%} at the open [{ci[0]:+.2%}, {ci[1]:+.2%}]"
     return f"{market}: log loss {gate['difference']:+.4f} vs the price [{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from mlbedge.cli.features import parse_seasons
 from mlbedge.cli.options import HomeOption, RoundsOption, console, fail, settings_for
+from mlbedge.skill import DEFAULT_CLOSE_MARGIN
 from mlbedge.storage.database import connect
 
 DEFAULT_MARKETS = "moneyline,total,runline"
@@ -66,13 +67,28 @@ def backtest(
     max_edge: float = typer.Option(
         0.10, "--max-edge", min=0.0, help="With the gate: cap on a bet's edge (expected profit per unit)."
     ),
+    strategy: str = typer.Option(
+        "outcome",
+        "--strategy",
+        help="outcome: bet the outcome models at the prices of the cutoff; close: bet the opening price "
+        "where the move model predicts the close to be better for that side (judged by CLV).",
+    ),
+    close_margin: float = typer.Option(
+        DEFAULT_CLOSE_MARGIN,
+        "--close-margin",
+        min=0.0,
+        help="--strategy close: the logit move a side's predicted close must clear over the open.",
+    ),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the numbers and the report to MLflow."),
     home: Path | None = HomeOption,
 ) -> None:
     """Train on the training seasons, bet the test season round by round on what was known, report.
 
     With ``--test-seasons`` each test season is trained on every earlier season and the JSON and
-    the report give each season's numbers and the pooled ones."""
+    the report give each season's numbers and the pooled ones. ``--strategy close`` trains the move
+    models (close_moneyline, close_total) and bets the opening prices at the start of each game's
+    local date where the predicted close beats them by ``--close-margin``; its gate is the CLV of
+    those bets out of sample."""
     from mlbedge.betting.report import season_report, write_report
     from mlbedge.research.seasons import log_backtest, run_season
     from mlbedge.training.dataset import MissingFeaturesError
@@ -81,6 +97,10 @@ def backtest(
     settings = settings_for(home)
     seasons = parse_seasons(train_seasons) or []
     chosen = [m.strip() for m in markets.split(",") if m.strip()]
+    if strategy not in ("outcome", "close"):
+        raise typer.BadParameter(f"--strategy is outcome or close, got {strategy!r}")
+    if strategy == "close" and markets == DEFAULT_MARKETS:
+        chosen = ["moneyline", "total"]  # no opening run line: the close strategy bets these two
     policy = _policy(kelly_fraction, min_edge, method)
     if test_seasons is not None:
         if test_season is not None:
@@ -90,7 +110,7 @@ def backtest(
         backtest_seasons(
             settings=settings, train=seasons, tests=parse_seasons(test_seasons) or [], markets=chosen,
             policy=policy, bankroll=bankroll, params=model_params(settings, rounds), json_out=json_out,
-            report=report, log=log, gate=gate, max_edge=max_edge,
+            report=report, log=log, gate=gate, max_edge=max_edge, strategy=strategy, margin=close_margin,
         )  # fmt: skip
         return
     if test_season is None:
@@ -110,6 +130,8 @@ def backtest(
                 gate=gate,
                 max_edge=max_edge,
                 cache=ModelCache.for_settings(settings) if settings.train_model_cache else None,
+                strategy=strategy,
+                margin=close_margin,
             )
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc
@@ -149,10 +171,36 @@ def print_verdict(doc: dict[str, Any]) -> None:
             console.print(f"  {mark} {gate['reason']}", soft_wrap=True)
 
 
+def print_moves(doc: dict[str, Any]) -> None:
+    """The close strategy's move models, out of sample: R², direction hit rate, flat-stake CLV."""
+    for market in ("moneyline", "total"):
+        move = (doc.get(market) or {}).get("move")
+        if not move or move.get("r2") is None:
+            continue
+        low, high = move["r2_ci"]
+        hit = (
+            ""
+            if move["hit_rate"] is None
+            else f", direction hit rate {move['hit_rate']:.3f} on {move['n_signalled']:,}"
+        )
+        console.print(
+            f"  {market}: move R² {move['r2']:+.4f} ({_signed(low)}, {_signed(high)}) on {move['n_games']:,} "
+            f"games{hit}; log loss open {_num(move['log_loss_open'])} / open+move "
+            f"{_num(move['log_loss_open_plus_move'])} / close {_num(move['log_loss_close'])}",
+            soft_wrap=True,
+        )
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.4f}"
+
+
 def _print_summary(doc: dict[str, Any]) -> None:
     print_verdict(doc)
+    print_moves(doc)
+    at = " at the open (close strategy)" if doc.get("strategy") == "close" else ""
     table = Table(
-        title=f"Backtest {doc['test_season']} (trained on {doc['train_seasons'][0]}-{doc['train_seasons'][-1]})"
+        title=f"Backtest {doc['test_season']}{at} (trained on {doc['train_seasons'][0]}-{doc['train_seasons'][-1]})"
     )
     for column in (
         "market", "games", "model LL", "open LL", "close LL", "bets", "staked", "ROI", "CLV", "max DD", "bankroll",

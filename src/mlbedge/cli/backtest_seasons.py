@@ -28,6 +28,8 @@ def backtest_seasons(
     log: bool,
     gate: bool = True,
     max_edge: float | None = None,
+    strategy: str = "outcome",
+    margin: float = 0.04,
 ) -> None:
     """Run the seasons, print per-season and pooled numbers, write the JSON and the report, log."""
     from mlbedge.betting.report import render_report, write_report
@@ -42,13 +44,18 @@ def backtest_seasons(
         with connect(settings) as conn:
             multi = run_seasons(
                 conn, train, tests, markets=markets, policy=policy, bankroll=bankroll, model_params=params,
-                cache=cache, gate=gate, max_edge=max_edge if gate else None,
+                cache=cache, gate=gate, max_edge=max_edge if gate else None, strategy=strategy, margin=margin,
             )  # fmt: skip
     except (MissingFeaturesError, LookupError, ValueError) as exc:
         raise fail(str(exc)) from exc
     doc = multi.to_json()
+    from mlbedge.cli.backtest import print_moves, print_verdict
+
+    print_verdict(doc)
+    print_moves(doc)
+    at = " at the open (close strategy)" if strategy == "close" else ""
     table = Table(
-        title=f"Backtest {tests[0]}-{tests[-1]}, each season trained on every earlier one from {train[0]}"
+        title=f"Backtest {tests[0]}-{tests[-1]}{at}, each season trained on every earlier one from {train[0]}"
     )
     for column in ("season", "market", "games", "model LL", "close LL", "bets", "ROI", "CLV", "bankroll"):
         table.add_column(column, justify="left" if column in ("season", "market") else "right")
@@ -115,6 +122,7 @@ def backtest_seasons(
                 "train_seasons": f"{train[0]}-{train[-1]}",
                 "test_seasons": f"{tests[0]}-{tests[-1]}",
                 "markets": ",".join(markets),
+                "strategy": strategy,
                 "bankroll": bankroll,
                 "feature_set_version": doc["feature_set_version"],
             }

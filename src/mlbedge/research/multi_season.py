@@ -26,9 +26,10 @@ import psycopg
 from mlbedge.betting.backtest import MARKETS, BacktestResult
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.verdict import verdict
+from mlbedge.research.moves import move_summary
 from mlbedge.research.seasons import SeasonBacktest, run_season, score_forecasts
 from mlbedge.settings import get_settings
-from mlbedge.skill import DEFAULT_MAX_EDGE
+from mlbedge.skill import DEFAULT_CLOSE_MARGIN, DEFAULT_MAX_EDGE
 from mlbedge.training.dataset import load_training_data
 from mlbedge.training.model_cache import ModelCache
 
@@ -60,6 +61,12 @@ class MultiSeasonBacktest:
         """Every test season's forecasts beside the market's."""
         return pl.concat([s.predictions for s in self.seasons], how="diagonal_relaxed")
 
+    @property
+    def moves(self) -> pl.DataFrame | None:
+        """The close strategy's move forecasts of every test season (None for the outcome strategy)."""
+        frames = [s.moves for s in self.seasons if s.moves is not None]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
     def to_json(self, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
         """The ``backtest --test-seasons --json`` document: what was run, the pooled numbers per
         market and ``all`` (the single-season field names), and ``seasons``: each season's own document."""
@@ -72,6 +79,8 @@ class MultiSeasonBacktest:
             "train_seasons": self.train_seasons,
             "feature_set_version": first.feature_set_version,
             "cutoff_minutes": first.cutoff_minutes,
+            "strategy": first.strategy,
+            **({"margin": first.margin} if first.margin is not None else {}),
             "initial_bankroll": self.bankroll,
             "policy": first.policy.model_dump(),
         }
@@ -81,6 +90,11 @@ class MultiSeasonBacktest:
             gates = {str(s.test_season): s.gates[name].as_dict() for s in self.seasons if name in s.gates}
             if gates:
                 doc[name]["gate"] = pooled_gate(gates)
+        moves = self.moves
+        if moves is not None:
+            summaries = move_summary(moves, threshold=first.margin, n_resamples=n_resamples, seed=seed)
+            for name, summary in summaries.items():
+                doc[name]["move"] = summary
         doc["all"] = betting["all"]
         doc["verdict"] = verdict(
             betting["all"], {m: doc[m]["gate"] for m in MARKETS if "gate" in doc[m]}, self.bankroll
@@ -142,9 +156,12 @@ def run_seasons(
     cache: ModelCache | None = None,
     gate: bool = True,
     max_edge: float | None = DEFAULT_MAX_EDGE,
+    strategy: str = "outcome",
+    margin: float = DEFAULT_CLOSE_MARGIN,
 ) -> MultiSeasonBacktest:
     """Backtest each of ``test_seasons`` with models trained on every season before it (from the
-    first training season on), as :func:`run_season` would one at a time; see the module notes."""
+    first training season on), as :func:`run_season` would one at a time; see the module notes.
+    ``strategy`` and ``margin`` as for :func:`run_season` (``"close"``: the move models at the open)."""
     windows = season_windows(train_seasons, test_seasons)
     cutoff = get_settings().cutoff_minutes if cutoff_minutes is None else cutoff_minutes
     policy = policy or StakingPolicy()
@@ -159,7 +176,9 @@ def run_seasons(
             f"season(s) {missing} have no games in curated.games; load their files with `mlbedge data load`"
         )
     everything = sorted({*windows[-1][0], windows[-1][1]})
-    data = load_training_data(conn, seasons=everything, build=build, cutoff_minutes=cutoff)
+    data = load_training_data(
+        conn, seasons=everything, build=build, cutoff_minutes=cutoff, open_time=strategy == "close"
+    )
     timings = {"features": time.perf_counter() - started}
     runs = [
         run_season(
@@ -176,6 +195,8 @@ def run_seasons(
             data=data,
             gate=gate,
             max_edge=max_edge,
+            strategy=strategy,
+            margin=margin,
         )
         for train, season in windows
     ]

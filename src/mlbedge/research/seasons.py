@@ -25,7 +25,9 @@ import psycopg
 from mlbedge.betting.backtest import (
     MARKETS,
     BacktestResult,
+    CloseStrategy,
     ModelStrategy,
+    at_the_open,
     gain_shares,
     load_inputs,
     run_backtest,
@@ -40,12 +42,17 @@ from mlbedge.research.forecasts import (
     predictions_frame,
     score_forecasts,
 )
+from mlbedge.research.moves import CLOSE_MARKETS, close_predictions, move_summary
 from mlbedge.settings import Settings, get_settings
-from mlbedge.skill import DEFAULT_MAX_EDGE, Gate, skill_gate
+from mlbedge.skill import DEFAULT_CLOSE_MARGIN, DEFAULT_MAX_EDGE, Gate, close_gate, skill_gate
 from mlbedge.training.dataset import TrainingData, load_training_data
 from mlbedge.training.model_cache import ModelCache
 from mlbedge.training.targets import get_target
 from mlbedge.training.trainer import fit_target
+
+# What a backtest bets on: the outcome models at the cutoff's prices (the default), or the move
+# models at the opening prices, judged by closing-line value (:mod:`mlbedge.research.moves`).
+STRATEGIES: tuple[str, ...] = ("outcome", "close")
 
 # ----------------------------------------------------------------------------------------------
 # one season, end to end
@@ -67,6 +74,11 @@ class SeasonBacktest:
     timings: dict[str, float] = field(default_factory=dict)
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
     gates: dict[str, Gate] = field(default_factory=dict)
+    strategy: str = "outcome"
+    margin: float | None = None  # the close strategy's margin (logit)
+    # The close strategy's move forecasts: per move target and game the predicted and actual
+    # move (the rows :func:`mlbedge.training.move.move_report` scores).
+    moves: pl.DataFrame | None = None
 
     def importance(self, top: int = 20) -> dict[str, dict[str, float]]:
         """Per market the ``top`` inputs by total gain, as shares of the model's total gain."""
@@ -80,6 +92,8 @@ class SeasonBacktest:
             "train_seasons": self.train_seasons,
             "feature_set_version": self.feature_set_version,
             "cutoff_minutes": self.cutoff_minutes,
+            "strategy": self.strategy,
+            **({"margin": self.margin} if self.margin is not None else {}),
             "initial_bankroll": self.result.initial_bankroll,
             "policy": self.policy.model_dump(),
         }
@@ -93,6 +107,11 @@ class SeasonBacktest:
             doc[name] = {**forecasts, **betting[name], "modelled": name in self.models}
             if name in self.gates:
                 doc[name]["gate"] = self.gates[name].as_dict()
+        if self.moves is not None:
+            for name, summary in move_summary(
+                self.moves, threshold=self.margin, n_resamples=n_resamples, seed=seed
+            ).items():
+                doc[name]["move"] = summary
         doc["all"] = betting["all"]
         gates = {m: g.as_dict() for m, g in self.gates.items()}
         doc["verdict"] = verdict(betting["all"], gates, self.result.initial_bankroll)
@@ -118,9 +137,19 @@ def run_season(
     max_edge: float | None = DEFAULT_MAX_EDGE,
     cache: ModelCache | None = None,
     data: TrainingData | None = None,
+    strategy: str = "outcome",
+    margin: float = DEFAULT_CLOSE_MARGIN,
 ) -> SeasonBacktest:
     """Train a model per market on ``train_seasons``, backtest ``test_season`` with
     :class:`ModelStrategy`, and score the forecasts beside the market.
+
+    ``strategy="close"`` trains the markets' move models instead (``close_moneyline``,
+    ``close_total``; the run line has no opening price) on the rows built at the open, and bets
+    the opening prices with :class:`~mlbedge.betting.backtest.CloseStrategy` (``margin``: the
+    logit move a side's predicted close must clear); each market's gate is then the
+    closing-line value of the close rule's out-of-fold bets (:func:`mlbedge.skill.close_gate`),
+    and the forecasts scored are "open + predicted move" beside the open and the close, with the
+    move's R² and direction hit rate (:mod:`mlbedge.research.moves`).
 
     Every training season must come before the test season. With ``build`` the features of the
     seasons involved are built first where missing or stale (the caller commits). With ``gate``
@@ -142,6 +171,13 @@ def run_season(
     unknown = [m for m in markets if m not in MARKETS]
     if unknown:
         raise ValueError(f"unknown market(s) {unknown}; markets are {', '.join(MARKETS)}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; strategies are {', '.join(STRATEGIES)}")
+    close = strategy == "close"
+    if close:
+        markets = [m for m in markets if m in CLOSE_MARKETS]
+        if not markets:
+            raise ValueError(f"the close strategy bets {', '.join(CLOSE_MARKETS)} (no opening run line)")
     cutoff = get_settings().cutoff_minutes if cutoff_minutes is None else cutoff_minutes
     policy = policy or StakingPolicy()
     timings: dict[str, float] = {}
@@ -153,8 +189,10 @@ def run_season(
         raise LookupError(
             f"season {test_season} has no games in curated.games; load its file with `mlbedge data load`"
         )
-    if data is None:
-        data = load_training_data(conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff)
+    if data is None or (close and data.open_features is None):
+        data = load_training_data(
+            conn, seasons=[*train, test_season], build=build, cutoff_minutes=cutoff, open_time=close
+        )
     timings["features"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -162,7 +200,7 @@ def run_season(
     training: dict[str, dict[str, Any]] = {}
     gates: dict[str, Gate] = {}
     for name in markets:
-        target = get_target(name)
+        target = get_target(CLOSE_MARKETS[name] if close else name)
         labelled = data.labelled(target).filter(pl.col("season").is_in(train))
         if cache is not None:
             fitted = cache.fit_target(
@@ -179,19 +217,36 @@ def run_season(
             training[name] = {**trained.meta(), "seconds": round(trained.seconds, 3)}
             record = trained.oof_record()
         # Every training season precedes the test season: the model's own gate is judged on them.
-        gates[name] = skill_gate(record, name, before_season=test_season, enabled=gate)
+        if close:
+            gates[name] = close_gate(record, name, margin=margin, before_season=test_season, enabled=gate)
+        else:
+            gates[name] = skill_gate(record, name, before_season=test_season, enabled=gate)
     timings["train"] = time.perf_counter() - step
 
     step = time.perf_counter()
     inputs = load_inputs(conn, test_season, cutoff_minutes=cutoff)
+    if close:
+        assert data.open_features is not None
+        inputs = at_the_open(inputs, data.open_features.filter(pl.col("season") == test_season))
     timings["load"] = time.perf_counter() - step
     step = time.perf_counter()
-    strategy = ModelStrategy(models, policy, gates=gates, max_edge=max_edge if gate else None)
-    result = run_backtest(inputs, strategy, bankroll=bankroll)
+    capped = max_edge if gate else None
+    bettor = (
+        CloseStrategy(models, policy, margin=margin, gates=gates, max_edge=capped)
+        if close
+        else ModelStrategy(models, policy, gates=gates, max_edge=capped)
+    )
+    result = run_backtest(inputs, bettor, bankroll=bankroll)
     timings["backtest"] = time.perf_counter() - step
     step = time.perf_counter()
-    test_features = data.features.filter(pl.col("season") == test_season)
-    predictions = predictions_frame(models, test_features, data.labels, data.asof)
+    moves = None
+    if close:
+        assert data.open_features is not None
+        test_rows = data.open_features.filter(pl.col("season") == test_season)
+        predictions, moves = close_predictions(models, test_rows, data.labels, data.asof)
+    else:
+        test_features = data.features.filter(pl.col("season") == test_season)
+        predictions = predictions_frame(models, test_features, data.labels, data.asof)
     forecasts = score_forecasts(predictions)
     timings["score"] = time.perf_counter() - step
     return SeasonBacktest(
@@ -207,6 +262,9 @@ def run_season(
         timings=timings,
         training=training,
         gates=gates,
+        strategy=strategy,
+        margin=margin if close else None,
+        moves=moves,
     )
 
 
@@ -257,6 +315,7 @@ def log_backtest(
                 "train_seasons": f"{season.train_seasons[0]}-{season.train_seasons[-1]}",
                 "test_season": season.test_season,
                 "markets": ",".join(markets),
+                "strategy": season.strategy,
                 "bankroll": bankroll,
                 "feature_set_version": season.feature_set_version,
                 **{f"policy.{k}": v for k, v in season.policy.model_dump().items()},

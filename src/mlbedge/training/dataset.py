@@ -73,7 +73,8 @@ def at_the_open(inputs: FeatureInputs) -> FeatureInputs:
 
 
 def open_time_features(conn: psycopg.Connection, features: pl.DataFrame, cutoff_minutes: int) -> pl.DataFrame:
-    """``features`` rebuilt as of the start of each game's local date (:func:`at_the_open`).
+    """``features`` rebuilt as of the start of each game's local date (:func:`at_the_open`):
+    every feature, ``as_of`` (the local midnight) and ``start_known`` (false).
 
     Where no game has a known start time the stored rows already are (their ``as_of`` is the
     start of the local date) and come back as they are; only their market and splits features,
@@ -82,7 +83,8 @@ def open_time_features(conn: psycopg.Connection, features: pl.DataFrame, cutoff_
     inputs = read_inputs(conn, max_season=int(features["season"].max()))  # type: ignore[arg-type]
     if inputs.games["start_time_utc"].is_null().all():
         return features
-    names = list(registry().names)
+    # The rows' own clock too: as of the start of the local date, the start time unused.
+    names = [*registry().names, "as_of", "start_known"]
     built = build_features(
         at_the_open(inputs), cutoff_minutes=cutoff_minutes, game_ids=features["game_id"].to_list()
     ).select("game_id", *names)
