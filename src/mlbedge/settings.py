@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     serve_targets: str = Field(
         default="moneyline,total,runline", description="Markets whose champion models the API serves."
     )
+    serve_close_targets: str = Field(
+        default="close_moneyline,close_total",
+        description="Move models the API serves beside them (the predicted close, the close strategy); "
+        "empty: none. A target without a champion is reported as unavailable, never an error.",
+    )
     serve_batch_max: int = Field(default=64, ge=1, le=1000, description="Most game ids in one batch request.")
     rate_limit_requests: int = Field(
         default=1200, ge=0, description="Requests per client per window on /v1 (0: no limit)."
@@ -243,6 +248,11 @@ class Settings(BaseSettings):
         description="With the skill gate: cap on a recommended bet's edge (one no record supports).",
     )
     recommend_stake_unit: float = Field(default=1.0, gt=0, description="Stakes are multiples of this.")
+    recommend_close_margin: float = Field(
+        default=0.04,
+        ge=0,
+        description="The close strategy: the logit move a side's predicted close must clear over the price.",
+    )
     recommend_kelly_scenarios: int = Field(
         default=5_000,
         ge=100,

@@ -29,7 +29,7 @@ from mlbedge.serving.limits import BodyLimitMiddleware
 from mlbedge.serving.metrics import ApiMetrics, LatencyMiddleware
 from mlbedge.serving.models import NoChampionError, RegistryUnavailableError
 from mlbedge.serving.responses import json_response
-from mlbedge.serving.routers import admin, alerts, bets, games, health, predictions, recommendations
+from mlbedge.serving.routers import admin, alerts, bets, close, games, health, predictions, recommendations
 from mlbedge.serving.routers import models as models_router
 from mlbedge.serving.schemas import ErrorResponse, ValidationErrorResponse, ValidationIssue
 from mlbedge.settings import Settings, get_settings
@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     app.include_router(games.router, **limited)
     app.include_router(predictions.build_router(settings.serve_batch_max), **limited)
     app.include_router(recommendations.build_router(settings.recommend_kelly_fraction), **limited)
+    app.include_router(close.router, **limited)
     app.include_router(models_router.router, **limited)
     app.include_router(admin.router, **limited)
     app.include_router(alerts.router, **limited)

@@ -267,6 +267,13 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
         notices.append(str(exc))
     except StoreError as exc:
         notices.append(f"online store unavailable: {exc}")
+    close: dict[str, Any] = {}
+    try:
+        from mlbedge.serving.routers.close import close_slate
+
+        close = {g.game_id: g for g in close_slate(state, day).games}
+    except StoreError as exc:
+        notices.append(f"predicted close unavailable: {exc}")
     if not games.is_empty() and not predictions:
         notices.append(f"no features of {day} in the online store: run `mlbedge pipeline run --date {day}`")
     return {
@@ -279,6 +286,7 @@ def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
         "alerts": alerts,
         "notices": notices,
         "models": {t: f"{m.name} v{m.version}" for t, m in models.models.items()},
+        "close": close,
     }
 
 
@@ -336,7 +344,7 @@ def render(state: ServingState, day: date, bankroll: float) -> str:
     recommendation = data["recommendation"]
     gates = recommendation.gates if recommendation is not None else {}
     applied = recommendation.gates_applied if recommendation is not None else True
-    cards = slate_cards(data["games"], data["pitchers"], data["offers"], bets, gates, applied)
+    cards = slate_cards(data["games"], data["pitchers"], data["offers"], bets, gates, applied, data["close"])
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(
         date=day.isoformat(),

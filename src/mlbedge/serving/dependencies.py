@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.serving.metrics import ApiMetrics
-from mlbedge.serving.models import ModelHolder
+from mlbedge.serving.models import CLOSE_POINTER_FILE, ModelHolder, RegistryUnavailableError
 from mlbedge.serving.ratelimit import Decision, RateLimiter, client_key, key_digest
 from mlbedge.settings import Settings
 from mlbedge.store.base import OnlineStore
@@ -44,6 +44,11 @@ def serving_targets(settings: Settings) -> list[str]:
     return [t.strip() for t in settings.serve_targets.split(",") if t.strip()]
 
 
+def close_targets(settings: Settings) -> list[str]:
+    """The move models served (the close strategy), from ``serve_close_targets``."""
+    return [t.strip() for t in settings.serve_close_targets.split(",") if t.strip()]
+
+
 @dataclass
 class ServingState:
     """The parts of a running API (see the module docstring)."""
@@ -57,6 +62,9 @@ class ServingState:
     targets: list[str]
     database_url: str
     api_keys: frozenset[str] = frozenset()
+    # The move models (predicted close, close strategy): their own holder, so a target without a
+    # champion there never touches the markets' readiness or answers.
+    close_models: ModelHolder | None = None
     _models_cache: tuple[float, Any] | None = field(default=None, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -104,11 +112,37 @@ class ServingState:
             targets=targets,
             database_url=url,
             api_keys=configured_keys(settings),
+            close_models=ModelHolder(settings, close_targets(settings), pointer=CLOSE_POINTER_FILE),
         )
         if load_models:
             state.models.load()
+            state.load_close_models()
         state.metrics.record_models(state.models.current, targets)
         return state
+
+    def load_close_models(self) -> None:
+        """Load the move models' champions (a target without one is listed as unavailable)."""
+        if self.close_models is not None and self.close_models.targets:
+            self.close_models.load()
+
+    def reload_close_models(self) -> dict[str, str]:
+        """Reload the move models' champions; per target the version now served, or why none is."""
+        holder = self.close_models
+        if holder is None or not holder.targets:
+            return {}
+        try:
+            _, after = holder.reload()
+        except RegistryUnavailableError as exc:
+            log.warning("move models not reloaded: %s", exc)
+            after = holder.current
+        return {
+            t: (
+                f"{after.models[t].name} v{after.models[t].version}"
+                if t in after.models
+                else after.unavailable.get(t, "")
+            )
+            for t in holder.targets
+        }
 
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:

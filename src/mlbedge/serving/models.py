@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.intp]
 POINTER_FILE = "champions.json"
+CLOSE_POINTER_FILE = "close_champions.json"  # the move models' holder
 
 
 class RegistryUnavailableError(RuntimeError):
@@ -146,12 +147,14 @@ def evaluation_metrics(run_metrics: dict[str, float]) -> dict[str, float]:
 class ModelHolder:
     """Loads, caches and swaps the champions of ``targets`` (see the module docstring)."""
 
-    def __init__(self, settings: Settings, targets: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, targets: Sequence[str], *, pointer: str = POINTER_FILE) -> None:
         for target in targets:
             get_target(target)  # ValueError names an unknown target
         self.settings = settings
         self.targets = list(dict.fromkeys(targets))
         self.cache_dir = settings.home / "serving"
+        # Holders of other targets (the move models) keep a pointer file of their own.
+        self.pointer = pointer
         self._current = ModelSet({}, {t: "not loaded yet" for t in self.targets}, datetime.now(UTC), 0)
         self._reload_lock = threading.Lock()
 
@@ -267,14 +270,14 @@ class ModelHolder:
             "saved_at": datetime.now(UTC).isoformat(),
             "targets": {t: m.info() for t, m in models.items()},
         }
-        tmp = self.cache_dir / f".{POINTER_FILE}.{os.getpid()}.tmp"
+        tmp = self.cache_dir / f".{self.pointer}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(payload, indent=2))
-        os.replace(tmp, self.cache_dir / POINTER_FILE)
+        os.replace(tmp, self.cache_dir / self.pointer)
 
     def _load_from_disk(self, reason: str) -> ModelSet:
         from mlbedge.training.registry import model_name
 
-        pointer = self.cache_dir / POINTER_FILE
+        pointer = self.cache_dir / self.pointer
         entries: dict[str, Any] = {}
         if pointer.is_file():
             entries = json.loads(pointer.read_text()).get("targets", {})

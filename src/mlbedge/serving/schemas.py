@@ -245,19 +245,32 @@ class MarketGate(_Out):
         default=1.0,
         description="The model's share, on the logit scale, of the probability bet on (the rest: the price).",
     )
+    measure: Literal["log_loss", "clv"] = Field(
+        default="log_loss",
+        description="What difference measures: log_loss (model minus market, negative is better) or, for "
+        "the close strategy's move models, clv (mean closing-line value per out-of-sample bet at the "
+        "open, positive is better; n_games counts those bets).",
+    )
 
     def as_gate(self, market: str) -> Gate:
         """The gate the betting rule applies."""
         ci = (self.ci[0], self.ci[1]) if self.ci and len(self.ci) == 2 else None
         return Gate(
-            market, self.passed, self.reason, self.seasons, self.difference, ci, self.n_games, self.weight
-        )
+            market, self.passed, self.reason, self.seasons, self.difference, ci, self.n_games, self.weight,
+            measure=self.measure,
+        )  # fmt: skip
 
 
 class RecommendationsResponse(_Out):
     """The bets for one date's slate, sized together (simultaneous Kelly) within the limits."""
 
     date: date
+    strategy: Literal["outcome", "close"] = Field(
+        default="outcome",
+        description="outcome: the market models at the prices of each game's cutoff; close: the move "
+        "models at the prices in force at the start of each game's local date, where the predicted "
+        "close beats the price by more than the margin (edge = expected closing-line value).",
+    )
     bankroll: float
     limits: StakingLimits
     games: int = Field(description="Games of the date with features in the store.")
@@ -325,6 +338,71 @@ class ReloadResponse(_Out):
     changes: list[ReloadChange]
     unavailable: dict[str, str]
     seconds: float
+    close_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="The move models (close strategy): per target the version now served, or why none is.",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# the predicted close
+
+
+class CloseSide(_Out):
+    """One side at the open: its price, the market's de-vigged probability then, the predicted close."""
+
+    side: Side
+    odds: int | None = Field(description="The opening price (American odds; SBRO's opening line).")
+    open_probability: float | None = Field(ge=0.0, le=1.0, description="De-vigged opening probability.")
+    predicted_close: float | None = Field(
+        ge=0.0, le=1.0, description="The predicted de-vigged closing probability (null: not predicted)."
+    )
+    expected_clv: float | None = Field(
+        description="Expected closing-line value of betting this side at the opening price: "
+        "predicted_close x decimal odds - 1 (null: not predicted)."
+    )
+
+
+class MarketClose(_Out):
+    """One market of one game at the open: where the move model expects the close."""
+
+    market: Literal["moneyline", "total"]
+    line: float | None = Field(description="The opening total (total); null for the moneyline.")
+    model: ModelRef | None = Field(description="The move model that predicted (null: none served).")
+    predicted_move: float | None = Field(
+        description="logit(predicted close) - logit(open) of the home side or the over (null: not predicted)."
+    )
+    sides: list[CloseSide]
+    reason: str | None = Field(default=None, description="Why nothing was predicted, when nothing was.")
+
+
+class GameClose(_Out):
+    """One game's predicted close."""
+
+    game_id: str
+    date: date
+    open_as_of: datetime = Field(description="The open: the start of the game's local date.")
+    features_as_of: datetime | None = Field(
+        description="The cutoff of the served feature row read (later than open_as_of where the start is known)."
+    )
+    markets: list[MarketClose]
+
+
+class CloseResponse(_Out):
+    """Per game of a date, the predicted close of each market and the expected CLV of each side at the open."""
+
+    date: date
+    margin: float = Field(
+        description="The close strategy's margin (logit) a predicted move must clear to bet."
+    )
+    games: list[GameClose]
+    unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Markets without a served move model, with the reason."
+    )
+    gates: dict[str, MarketGate] = Field(
+        default_factory=dict,
+        description="Per market the close strategy's gate (CLV of its out-of-sample bets).",
+    )
 
 
 class BatchPredictionRequestBase(BaseModel):

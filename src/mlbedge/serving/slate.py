@@ -7,7 +7,8 @@ start of the local date), Pinnacle's time-stamped lines and the live books' pre-
 game, book and market the one in force at ``as_of``. SBRO's untimed opening line is offered only
 where the start time is unknown (then ``as_of`` *is* the moment it was observed); a game with a
 known start is offered the time-stamped books' last quote before its cutoff. Nothing observed
-after ``as_of`` is read: the queries stop there.
+after ``as_of`` is read: the queries stop there. The close strategy is offered the prices in force
+at the start of each game's local date instead (:func:`offered_at_open`).
 """
 
 from __future__ import annotations
@@ -141,3 +142,14 @@ def offered_prices(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFram
     if games.is_empty():
         return pl.DataFrame(schema=prices.OFFER_SCHEMA)
     return offered_quotes(games.select("game_id", "as_of", "start_known"), _snapshots(conn, games))
+
+
+def offered_at_open(conn: psycopg.Connection, games: pl.DataFrame) -> pl.DataFrame:
+    """Per game, book and market the price in force at the start of the game's local date -- the
+    moment the close strategy decides, as the backtest at the open does
+    (:func:`mlbedge.betting.backtest.at_the_open`): SBRO's opening line (observed then) and each
+    time-stamped book's last quote observed by then. ``games``: rows of :func:`games_on`."""
+    if games.is_empty():
+        return pl.DataFrame(schema=prices.OFFER_SCHEMA)
+    at_open = games.with_columns(as_of=pl.col("day_start"), start_known=pl.lit(False))
+    return offered_quotes(at_open.select("game_id", "as_of", "start_known"), _snapshots(conn, at_open))

@@ -3,8 +3,9 @@
 Each card: the matchup and the first pitch in the home park's own time zone, the starting pitchers
 with their throwing hands, per market the best price of each side across the books at the cutoff
 (with the book's name and the side's own line), the bets recommended on the game in words with
-their stakes, and per market the skill gate's verdict (the model's out-of-sample record against
-the price). Plain server-rendered HTML that reflows to a phone's width; nothing is fetched.
+their stakes, per market the skill gate's verdict (the model's out-of-sample record against
+the price), and the move model's predicted close with the expected CLV of each side at the open
+(or why there is none). Plain server-rendered HTML that reflows to a phone's width; nothing is fetched.
 """
 
 from __future__ import annotations
@@ -107,6 +108,38 @@ def _pitcher(name: Any, hand: Any) -> str:
     return f"{html.escape(str(name))} ({html.escape(str(hand))})" if hand else html.escape(str(name))
 
 
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.1f}%"
+
+
+def close_line(market: str, close: Any, game: Mapping[str, Any]) -> str:
+    """The move model's view of one market at the open: the predicted close of each side beside its
+    opening probability, and the expected CLV of betting it at the opening price -- or why not."""
+    if close is None:
+        return ""
+    found = [m for m in close.markets if m.market == market]
+    if not found:
+        return ""
+    m = found[0]
+    if m.reason is not None:
+        return (
+            f'<div class="close muted" data-market="{market}" data-field="predicted-close">'
+            f"predicted close: unavailable ({html.escape(m.reason)})</div>"
+        )
+    parts = [
+        f'<span data-side="{s.side}">{html.escape(_side_name(s.side, game))} '
+        f"{s.predicted_close:.3f} (open {s.open_probability:.3f}), expected CLV "
+        f'<b data-field="expected-clv">{_pct(s.expected_clv)}</b></span>'
+        for s in m.sides
+        if s.predicted_close is not None and s.open_probability is not None
+    ]
+    return (
+        f'<div class="close" data-market="{market}" data-field="predicted-close">predicted close: '
+        + "; ".join(parts)
+        + "</div>"
+    )
+
+
 def game_card(
     game: Mapping[str, Any],
     pitchers: Mapping[str, Any] | None,
@@ -114,8 +147,10 @@ def game_card(
     bets: Sequence[Any],
     gates: Mapping[str, Any],
     applied: bool = True,
+    close: Any = None,
 ) -> str:
-    """One game's card (see the module notes)."""
+    """One game's card (see the module notes); ``close`` (a :class:`~mlbedge.serving.schemas.GameClose`)
+    adds each market's predicted close and the expected CLV of its sides at the open."""
     gid = html.escape(str(game["game_id"]))
     matchup = f"{html.escape(str(game['away_team']))} @ {html.escape(str(game['home_team']))}"
     start = local_start_text(game.get("start_time_utc"), game.get("home_team_id"))
@@ -150,7 +185,7 @@ def game_card(
             )
         rows.append(
             f'<div class="market" data-market="{market}"><div class="mname">{MARKET_NAMES[market]}</div>'
-            f'<div class="prices">{"".join(cells)}</div>{verdict}</div>'
+            f'<div class="prices">{"".join(cells)}</div>{verdict}{close_line(market, close, game)}</div>'
         )
     picks = "".join(
         f'<li class="pick" data-market="{b.market}" data-side="{b.side}">Bet <b>{html.escape(b.bet)}</b> at '
@@ -173,8 +208,10 @@ def slate_cards(
     bets: Sequence[Any],
     gates: Mapping[str, Any],
     applied: bool = True,
+    close: Mapping[str, Any] | None = None,
 ) -> str:
-    """Every game's card, in order of first pitch, after each market's gate in full."""
+    """Every game's card, in order of first pitch, after each market's gate in full; ``close``:
+    per game its predicted close (:class:`~mlbedge.serving.schemas.GameClose`)."""
     if games.is_empty():
         return '<p class="muted" id="cards-none">No games on this date.</p>'
     prices = best_prices(offers)
@@ -184,7 +221,7 @@ def slate_cards(
     cards = [
         game_card(
             game, pitchers.get(game["game_id"]), prices.filter(pl.col("game_id") == game["game_id"]),
-            by_game.get(game["game_id"], []), gates, applied,
+            by_game.get(game["game_id"], []), gates, applied, (close or {}).get(game["game_id"]),
         )
         for game in games.sort("start_time_utc", "game_id", nulls_last=True).iter_rows(named=True)
     ]  # fmt: skip

@@ -174,6 +174,8 @@ def move_probabilities(
     only quotes at the reference's own line.
     """
     frames = []
+    # The offer's cutoff travels with it where the caller has one (the API's bets name it).
+    kept = [*QUOTE_COLUMNS, *(["as_of"] if "as_of" in quotes.columns else [])]
     for market, model in models.items():
         rows = quotes.filter(pl.col("market") == market)
         if rows.is_empty():
@@ -190,14 +192,15 @@ def move_probabilities(
         logit, line = OPEN_REFERENCE[market]
         frames.append(
             rows.select(
-                *QUOTE_COLUMNS,
+                *kept,
                 pl.Series("move", move, dtype=pl.Float64),
                 pl.col(logit).cast(pl.Float64).alias("open_logit"),
                 (pl.col(line) if line is not None else pl.lit(None)).cast(pl.Float64).alias("open_line"),
             )
         )
     if not frames:
-        return predicted_close(pl.DataFrame(schema={**_quote_schema(), **MOVE_COLUMNS}))
+        schema = {**_quote_schema(), **({"as_of": quotes.schema["as_of"]} if "as_of" in kept else {})}
+        return predicted_close(pl.DataFrame(schema={**schema, **MOVE_COLUMNS}))
     return predicted_close(pl.concat(frames))
 
 

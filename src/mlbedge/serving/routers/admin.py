@@ -42,6 +42,13 @@ def reload_models(state: ServingState = Depends(get_state)) -> Response:
             old is not None and new is not None and (old.name, old.version) != (new.name, new.version)
         )
         changes.append(ReloadChange(target=target, before=old_v, after=new_v, changed=changed))  # type: ignore[arg-type]
+    # The move models reload beside them; a registry failure there leaves them as they were.
+    close_models = state.reload_close_models()
     return json_response(
-        ReloadResponse(changes=changes, unavailable=after.unavailable, seconds=time.perf_counter() - started)
+        ReloadResponse(
+            changes=changes,
+            unavailable=after.unavailable,
+            seconds=time.perf_counter() - started,
+            close_models=close_models,
+        )
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Response
 
+from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.verdict import describe_bets
+from mlbedge.serving.close import CLOSE_TARGETS
 from mlbedge.serving.dependencies import ServingState, get_state
 from mlbedge.serving.models import ModelSet
 from mlbedge.serving.params import IsoDate
@@ -42,11 +44,21 @@ def build_router(default_kelly_fraction: float) -> APIRouter:
         kelly_fraction: Annotated[
             float, Query(gt=0, le=1, allow_inf_nan=False, description="Share of full Kelly staked.")
         ] = default_kelly_fraction,
+        strategy: Annotated[
+            Literal["outcome", "close"],
+            Query(
+                description="outcome: the market models at each game's cutoff; close: the move models at "
+                "the prices in force at the start of each game's local date (the close strategy)."
+            ),
+        ] = "outcome",
         state: ServingState = Depends(get_state),
     ) -> Response:
         """Bets on the date's games at the prices offered at each game's cutoff, staked by
         simultaneous Kelly times ``kelly_fraction``, each bet, game and the slate within the
-        configured caps."""
+        configured caps. ``strategy=close``: at the prices in force at the start of each game's
+        local date, where the move model's predicted close beats them by more than the margin."""
+        if strategy == "close":
+            return json_response(recommend_close_slate(state, day, bankroll, kelly_fraction))
         return json_response(recommend_slate(state, day, bankroll, kelly_fraction))
 
     return router
@@ -94,11 +106,84 @@ def recommend_slate(
         gates={m: g.as_gate(m) for m, g in gates.items()} if gated else None,
         max_edge=state.settings.recommend_max_edge if gated else None,
     )
-    # The rule prices in the tables' home-handicap form; a bettor reads each side's own line.
-    described = (
-        describe_bets(slate.bets.with_columns(pl.col("odds").cast(pl.Int64))) if slate.bets.height else None
+    bets = _bets(slate.bets)
+    total = float(sum(b.stake for b in bets))
+    body = RecommendationsResponse(
+        date=day,
+        bankroll=bankroll,
+        limits=_limits(policy),
+        games=len(rows),
+        candidates=slate.candidates.height,
+        bets=bets,
+        total_stake=total,
+        exposure=min(total / bankroll, 1.0),
+        degraded=read.degraded,
+        unavailable=dict(models.unavailable),
+        gates=gates,
+        gates_applied=gated,
     )
-    bets = [
+    return body
+
+
+def recommend_close_slate(
+    state: ServingState, day: date, bankroll: float, kelly_fraction: float
+) -> RecommendationsResponse:
+    """The close strategy's stakes for ``day``: the prices in force at the start of each game's
+    local date, where the served move models' predicted close beats them by more than the margin
+    (:func:`mlbedge.serving.close.recommend_close`, the backtest's rule). Without a move model the
+    answer has no bet and says why in ``unavailable``."""
+    from mlbedge.serving.close import recommend_close
+    from mlbedge.serving.routers.close import close_gates, close_models
+    from mlbedge.serving.slate import offered_at_open
+
+    models = close_models(state)
+    policy = state.staking_policy(kelly_fraction)
+    read = state.store.read_slate(day)
+    state.metrics.record_read(read.degraded)
+    with state.connection() as conn:
+        games = games_on(conn, day, state.settings.cutoff_minutes)
+        served = set(games["game_id"].to_list()) if not games.is_empty() else set()
+        rows = [r for r in read.rows if r.game_id in served]
+        games = games.filter(pl.col("game_id").is_in([r.game_id for r in rows]))
+        offers = offered_at_open(conn, games)
+    gates = close_gates(models)
+    gated = state.settings.recommend_skill_gate
+    slate = recommend_close(
+        models,
+        rows,
+        games,
+        offers,
+        bankroll,
+        policy,
+        margin=state.settings.recommend_close_margin,
+        gates={m: g.as_gate(m) for m, g in gates.items()} if gated else None,
+        max_edge=state.settings.recommend_max_edge if gated else None,
+    )
+    bets = _bets(slate.bets)
+    total = float(sum(b.stake for b in bets))
+    unavailable = {m: models.unavailable[t] for m, t in CLOSE_TARGETS.items() if t in models.unavailable}
+    return RecommendationsResponse(
+        date=day,
+        strategy="close",
+        bankroll=bankroll,
+        limits=_limits(policy),
+        games=len(rows),
+        candidates=slate.candidates.height,
+        bets=bets,
+        total_stake=total,
+        exposure=min(total / bankroll, 1.0),
+        degraded=read.degraded,
+        unavailable=unavailable,
+        gates=gates,
+        gates_applied=gated,
+    )
+
+
+def _bets(sized: pl.DataFrame) -> list[Bet]:
+    """The sized bets as response models, each side's own line and the bet in words."""
+    # The rule prices in the tables' home-handicap form; a bettor reads each side's own line.
+    described = describe_bets(sized.with_columns(pl.col("odds").cast(pl.Int64))) if sized.height else None
+    return [
         Bet(
             game_id=b["game_id"],
             market=b["market"],
@@ -117,8 +202,10 @@ def recommend_slate(
         )
         for b in (described.iter_rows(named=True) if described is not None else ())
     ]
-    total = float(sum(b.stake for b in bets))
-    limits = StakingLimits(
+
+
+def _limits(policy: StakingPolicy) -> StakingLimits:
+    return StakingLimits(
         kelly_fraction=policy.kelly_fraction,
         min_edge=policy.min_edge,
         max_stake_per_bet=policy.max_stake_per_bet,
@@ -126,21 +213,6 @@ def recommend_slate(
         max_exposure=policy.max_exposure,
         stake_unit=policy.stake_unit,
     )
-    body = RecommendationsResponse(
-        date=day,
-        bankroll=bankroll,
-        limits=limits,
-        games=len(rows),
-        candidates=slate.candidates.height,
-        bets=bets,
-        total_stake=total,
-        exposure=min(total / bankroll, 1.0),
-        degraded=read.degraded,
-        unavailable=dict(models.unavailable),
-        gates=gates,
-        gates_applied=gated,
-    )
-    return body
 
 
 def market_gates(models: ModelSet) -> dict[str, MarketGate]:
