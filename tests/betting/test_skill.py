@@ -91,3 +91,64 @@ def test_a_closed_gate_places_no_bet_and_a_zero_weight_bets_the_market_only() ->
     assert run_backtest(hs.inputs(), ModelStrategy(models, gates={"moneyline": market_only})).bets.is_empty()
     capped = ModelStrategy(models, max_edge=0.01)
     assert run_backtest(hs.inputs(), capped).bets["edge"].max() <= 0.01 + 1e-12
+
+
+# ----------------------------------------------------------------------------------------------
+# the close strategy's gate: the CLV of the close rule's out-of-fold bets
+
+
+def _moves(
+    n: int, *, skill: float, seasons: tuple[int, ...], noise: float = 0.03, seed: int = 3
+) -> pl.DataFrame:
+    """Games at -110/-110 whose actual move is part predictable: the model predicts ``skill`` x the
+    move plus noise (skill 0: pure noise, its bets earn the overround's negative CLV)."""
+    rng = np.random.default_rng(seed)
+    move = rng.normal(0.0, 0.15, n)
+    predicted = skill * move + rng.normal(0.0, noise, n)
+    days = np.arange(n) // 15  # fifteen games a day
+    return pl.DataFrame(
+        {
+            "game_id": [f"{2013 + d // 180}{(d % 180) + 1000:04d}-G{i:05d}" for i, d in enumerate(days)],
+            "season": np.repeat(np.asarray(seasons), -(-n // len(seasons)))[:n],
+            "p_model": predicted,
+            "p_market": np.full(n, 0.5),
+            "y": move,
+            "open_decimal_yes": np.full(n, 1 + 100 / 110),
+            "open_decimal_no": np.full(n, 1 + 100 / 110),
+        }
+    )
+
+
+def test_the_close_rule_bets_the_side_the_predicted_close_favours_with_a_positive_expected_clv() -> None:
+    record = _moves(3_000, skill=1.0, seasons=(2013, 2014))
+    bets = skill.close_bets(record, margin=0.04)
+    # At -110 a side needs a predicted close above 1/1.909 = 0.5238, a move above logit 0.0953.
+    joined = bets.join(record, on="game_id")
+    assert (joined["p_model"].abs() > 0.0953).all() and bets.height > 500
+    assert ((joined["p_model"] > 0) == (bets["side"] == "a")).all()
+    close = 1 / (1 + np.exp(-joined["y"].to_numpy()))
+    side_close = np.where(bets["side"].to_numpy() == "a", close, 1 - close)
+    assert np.allclose(bets["clv"].to_numpy(), side_close * (1 + 100 / 110) - 1)
+
+
+def test_the_close_gate_opens_on_positive_clv_and_stays_shut_otherwise() -> None:
+    sharp = skill.close_gate(
+        _moves(6_000, skill=1.0, seasons=(2013, 2014, 2015)), "moneyline", n_resamples=300
+    )
+    assert sharp.passed and sharp.measure == "clv" and sharp.ci is not None and sharp.ci[0] > 0
+    assert sharp.difference is not None and sharp.difference > 0 and sharp.weight == 1.0
+    assert "beat the open" in sharp.reason and sharp.as_dict()["measure"] == "clv"
+    blind = skill.close_gate(
+        _moves(6_000, skill=0.0, seasons=(2013, 2014, 2015), noise=0.15), "moneyline", n_resamples=300
+    )
+    assert not blind.passed and blind.difference is not None and blind.difference < 0
+    assert "no bet" in blind.reason
+    few = skill.close_gate(_moves(150, skill=1.0, seasons=(2013,)), "total", n_resamples=300)
+    assert not few.passed and few.difference is None and "needs 100" in few.reason
+    # Only seasons before the one bet count; the gate switched off still reports the record.
+    later = skill.close_gate(_moves(6_000, skill=1.0, seasons=(2016,)), "moneyline", before_season=2016)
+    assert not later.passed and later.n_games == 0
+    off = skill.close_gate(
+        _moves(6_000, skill=0.0, seasons=(2014,), noise=0.15), "moneyline", enabled=False, n_resamples=300
+    )
+    assert off.passed and not off.enabled and off.reason.startswith("gate off;")

@@ -214,3 +214,35 @@ def test_cli_runs_the_seasons_and_reuses_its_models(three_seasons: str, tmp_path
     assert _numbers(json.loads(json_path.read_text())) == _numbers(doc)
     log = (home / "cache" / "models" / LOG_FILE).read_text().split()
     assert log.count("hit") == 6 and log.count("miss") == 6
+
+
+def test_cli_close_strategy_bets_the_open_and_reports_the_move(three_seasons: str, tmp_path: Path) -> None:
+    """``mlbedge backtest --strategy close --test-seasons``: the move models of the two markets with
+    an opening price, each season judged by its own close gate (CLV), bets at SBRO's opening price
+    only (no other book here), their CLV, ROI and drawdown as for the outcome strategy, and per
+    market the move forecast (R², hit rate, open / open + move / close log loss)."""
+    from tests.betting.conftest import invoke
+
+    env = {"MLBEDGE_DATABASE_URL": three_seasons, "MLBEDGE_HOME": str(tmp_path / "home"),
+           "MLBEDGE_DATA_DIR": str(DATA_DIR)}  # fmt: skip
+    json_path = tmp_path / "close.json"
+    output = invoke(
+        ["backtest", "--train-seasons", "2014", "--test-seasons", "2015-2016", "--strategy", "close",
+         "--rounds", "400", "--no-gate", "--no-log", "--json", str(json_path)],
+        env,
+    )  # fmt: skip
+    assert "4 models trained" in output and "at the open (close strategy)" in output
+    doc = json.loads(json_path.read_text())
+    assert doc["strategy"] == "close" and doc["margin"] == 0.04
+    assert not doc["runline"]["modelled"] and doc["runline"]["n_bets"] == 0
+    for market in ("moneyline", "total"):
+        move = doc[market]["move"]
+        assert move["n_games"] > 1000 and move["r2"] is not None and move["r2_ci"][0] is not None
+        assert move["log_loss_open"] is not None and move["log_loss_close"] < move["log_loss_open"]
+        for season in ("2015", "2016"):
+            gate = doc["seasons"][season][market]["gate"]
+            assert gate["measure"] == "clv" and not gate["enabled"]
+    bets = doc["seasons"]["2015"]["bets"] + doc["seasons"]["2016"]["bets"]
+    assert bets and {b["book"] for b in bets} == {"sbro"}
+    assert doc["all"]["n_bets"] == len(bets) == sum(d["all"]["n_bets"] for d in doc["seasons"].values())
+    assert doc["all"]["clv_mean"] is not None and doc["all"]["max_drawdown"] is not None

@@ -8,19 +8,25 @@ from collections.abc import Mapping
 import polars as pl
 
 from mlbedge.skill import (
+    CLOSE_RECORD_SCHEMA,
+    DEFAULT_CLOSE_MARGIN,
     DEFAULT_MAX_EDGE,
+    MIN_BETS,
     MIN_GAMES,
     RECORD_SCHEMA,
     Gate,
     blend,
     cap_probability,
+    close_bets,
+    close_gate,
     fit_blend_weight,
     skill_gate,
 )
 
 __all__ = [
-    "DEFAULT_MAX_EDGE", "MIN_GAMES", "RECORD_SCHEMA", "Gate", "apply_skill", "blend", "cap_edges",
-    "cap_probability", "fit_blend_weight", "skill_gate",
+    "CLOSE_RECORD_SCHEMA", "DEFAULT_CLOSE_MARGIN", "DEFAULT_MAX_EDGE", "MIN_BETS", "MIN_GAMES", "RECORD_SCHEMA",
+    "Gate", "apply_skill", "blend", "cap_edges", "cap_probability", "close_bets", "close_gate",
+    "fit_blend_weight", "skill_gate",
 ]  # fmt: skip
 
 _EPS = 1e-6

@@ -25,6 +25,13 @@ of side a (home, over, home) at the quote's **own** line. The rule:
 
 Adjustments of a side before it is sized belong in :meth:`BetRule.candidates`: every caller then
 gets them.
+
+**The close rule** (:class:`CloseRule`, the close strategy's; the backtest's
+:class:`~mlbedge.betting.backtest.CloseStrategy` and the API's close recommendations): the offers
+are the prices in force at the open, each priced by the predicted close of its game
+(:func:`predicted_close`: the game's reference open moved by the move model's prediction); a side
+is a candidate where its predicted close beats the offer by more than the margin (logit), its edge
+is the expected closing-line value, and the slate is sized as above.
 """
 
 from __future__ import annotations

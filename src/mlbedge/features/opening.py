@@ -62,13 +62,17 @@ def _overround(a: str, b: str) -> pl.Expr:
 def with_open_inputs(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with :data:`OPEN_INPUTS` from its opening columns (``home_ml_open, away_ml_open,
     total_open, over_odds_open, under_odds_open``; null where a price is missing)."""
-    return frame.with_columns(
-        _open_ml=_fair(frame, "home_ml_open", "away_ml_open"),
-        _open_over=_fair(frame, "over_odds_open", "under_odds_open"),
-    ).with_columns(
-        open_ml_home_logit=_logit(pl.col("_open_ml")),
-        open_ml_overround=_overround("home_ml_open", "away_ml_open"),
-        open_total_over_logit=_logit(pl.col("_open_over")),
-        open_total_overround=_overround("over_odds_open", "under_odds_open"),
-        open_total_line=pl.col("total_open").cast(pl.Float64),
-    ).drop("_open_ml", "_open_over")
+    return (
+        frame.with_columns(
+            _open_ml=_fair(frame, "home_ml_open", "away_ml_open"),
+            _open_over=_fair(frame, "over_odds_open", "under_odds_open"),
+        )
+        .with_columns(
+            open_ml_home_logit=_logit(pl.col("_open_ml")),
+            open_ml_overround=_overround("home_ml_open", "away_ml_open"),
+            open_total_over_logit=_logit(pl.col("_open_over")),
+            open_total_overround=_overround("over_odds_open", "under_odds_open"),
+            open_total_line=pl.col("total_open").cast(pl.Float64),
+        )
+        .drop("_open_ml", "_open_over")
+    )

@@ -51,8 +51,9 @@ measured against the close exactly as the cutoff's bets.
 models, then this engine, then scoring the forecasts); it lives above both training and betting.
 
 **Layout.** The public names are those of this package; behind it, ``_inputs`` (games, features,
-prices; what was offered and what closed), ``_strategy`` (the context and :class:`ModelStrategy`,
-which bets by :mod:`mlbedge.betting.strategy`), ``_engine`` (:func:`run_backtest`) and ``_result``
+prices; what was offered and what closed; the inputs at the open), ``_strategy`` (the context,
+:class:`ModelStrategy` and :class:`CloseStrategy`, which bet by :mod:`mlbedge.betting.strategy`),
+``_engine`` (:func:`run_backtest`) and ``_result``
 (:class:`BacktestResult`).
 """
 
