@@ -70,6 +70,8 @@ def score_forecasts(
     fewer (SBRO has no opening run line) is scored on its own games, with its own ``n_games``.
     """
     scores, differences = compare(predictions, n_resamples=n_resamples, seed=seed)
+    # Several seasons are scored per season and pooled: these numbers are the pooled ones.
+    scores, differences = _overall(scores), _overall(differences)
     out: dict[str, dict[str, Any]] = {}
     for name in MARKETS:
         rows = predictions.filter(pl.col("target") == name)
@@ -87,6 +89,15 @@ def score_forecasts(
             entry[key] = _difference(differences, name, versus)
         out[name] = entry
     return out
+
+
+def _overall(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per target the rows of every game together: ``pooled`` where several seasons were scored,
+    else the one season's."""
+    if frame.is_empty():
+        return frame
+    several = pl.col("season").n_unique().over("target") > 1
+    return frame.filter(~several | (pl.col("season") == "pooled"))
 
 
 SCORED_SOURCES: tuple[str, ...] = ("model", "market_open", "market_asof", "market_close")
