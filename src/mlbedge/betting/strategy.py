@@ -178,19 +178,22 @@ MOVE_COLUMNS: dict[str, pl.DataType] = {
 
 def predicted_close(offers: pl.DataFrame) -> pl.DataFrame:
     """Offers priced for :class:`CloseRule`: ``p_a``, the predicted closing probability of side a
-    (the reference open moved by the predicted move: ``sigmoid(open_logit + move)``), and
-    ``p_open_a``, the offer's own de-vigged price (``fair_a``).
+    (the game's reference open moved by the predicted move: ``sigmoid(open_logit + move)``), and
+    ``p_open_a``, that reference open (``sigmoid(open_logit)``: the price the move is predicted from).
 
     ``offers``: the offer columns (``game_id, market, book, line, price_a, price_b, fair_a`` and
     optionally ``observed_at, as_of``) with :data:`MOVE_COLUMNS`. The predicted close prices one
     event: an offer at another line than the reference open's (a total of 9 against an opening 8.5)
-    gets no ``p_a``, and neither does one without a move or a reference.
+    gets no ``p_a``, and neither does one without a move or a reference. Every offer of a game
+    shares its reference: a side is bet where the close is predicted to move toward it from the
+    open, at whichever book's price still has a positive expected closing-line value.
     """
     same_event = pl.col("line").eq_missing(pl.col("open_line"))
     z = pl.col("open_logit") + pl.col("move")
+    opened = pl.col("open_logit")
     return offers.with_columns(
         p_a=pl.when(same_event & z.is_finite()).then(1.0 / (1.0 + (-z).exp())),
-        p_open_a=pl.col("fair_a").cast(pl.Float64),
+        p_open_a=pl.when(same_event & opened.is_finite()).then(1.0 / (1.0 + (-opened).exp())),
     ).drop(*MOVE_COLUMNS)
 
 
@@ -200,12 +203,13 @@ class CloseRule:
 
     ``priced``: the offers at the open as for :class:`BetRule` (``game_id, market, book, line,
     price_a, price_b``) with ``p_a`` the **predicted closing** probability of side a and
-    ``p_open_a`` the offer's de-vigged price (:func:`predicted_close`). A side is a candidate
-    where its predicted close exceeds the offer's price by more than ``margin`` on the logit scale
-    (the market is expected to move toward it); it is then sized by the staking policy (Kelly with
-    the predicted close as its probability, capped) exactly as :class:`BetRule` sizes. The
-    expected closing-line value of a side is its ``edge``: predicted close x decimal odds - 1 (at
-    most ``max_edge`` when given: the probability is lowered to match, after the margin is checked).
+    ``p_open_a`` the de-vigged opening probability it is predicted from (:func:`predicted_close`).
+    A side is a candidate where its predicted close exceeds the open by more than ``margin`` on
+    the logit scale (the market is expected to move toward it); it is then sized by the staking
+    policy (Kelly with the predicted close as its probability, capped) exactly as :class:`BetRule`
+    sizes, so only a price with a positive expected closing-line value -- its ``edge``: predicted
+    close x decimal odds - 1 -- is staked (at most ``max_edge`` when given: the probability is
+    lowered to match, after the margin is checked).
     ``gates`` (:func:`mlbedge.skill.close_gate`, per market): a market whose gate failed is not
     priced; an open one bets the predicted close as it is.
     """
@@ -217,7 +221,7 @@ class CloseRule:
 
     def candidates(self, priced: pl.DataFrame) -> pl.DataFrame:
         """Both sides of every offer (as :meth:`BetRule.candidates`), keeping those the predicted
-        close favours over the offer by more than ``margin``; edges then capped at ``max_edge``."""
+        close favours over the open by more than ``margin``; edges then capped at ``max_edge``."""
         closed = [m for m, g in self.gates.items() if not g.passed]
         if closed:
             priced = priced.filter(~pl.col("market").is_in(closed))

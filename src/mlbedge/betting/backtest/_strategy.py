@@ -165,7 +165,7 @@ def move_probabilities(
 ) -> pl.DataFrame:
     """``quotes`` of the markets with a move model (``moneyline``, ``total``), priced for the
     close rule (:func:`mlbedge.betting.strategy.predicted_close`): ``p_a`` the predicted closing
-    probability of side a, ``p_open_a`` the quote's own de-vigged price.
+    probability of side a, ``p_open_a`` the game's de-vigged opening probability it moves from.
 
     ``features``: rows at the open with the opening prices as inputs
     (:func:`mlbedge.features.opening.with_open_inputs`). Each quote is predicted at its own line
@@ -211,9 +211,9 @@ class CloseStrategy:
     start of the games' local date, the features built as of then, the prices in force then).
     Each round, every offered quote of a market with a move model is priced by its predicted close
     (:func:`move_probabilities`) and handed to :class:`mlbedge.betting.strategy.CloseRule` (a side
-    the predicted close favours over the quote by more than ``margin``, the best book per side, the
-    slate sized by Kelly on the predicted close, with each market's close gate) -- the rule the
-    API's close recommendations follow too.
+    the predicted close favours over the open by more than ``margin``, at the book whose price
+    has the largest expected CLV, the slate sized by Kelly on the predicted close, with each
+    market's close gate) -- the rule the API's close recommendations follow too.
     """
 
     def __init__(
