@@ -59,10 +59,6 @@ prices; what was offered and what closed; the inputs at the open), ``_strategy``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import polars as pl
-
 from mlbedge.betting.backtest._engine import BetRefused, run_backtest
 from mlbedge.betting.backtest._inputs import (
     GAMES_SCHEMA,
@@ -101,17 +97,5 @@ __all__ = [
     "SETTLED_COLUMNS", "SETTLED_SCHEMA", "BacktestInputs", "BacktestResult", "BetRefused", "CloseStrategy",
     "Context", "ModelStrategy", "ProbabilityModel", "Strategy", "at_the_open", "closing_line_value",
     "closing_quotes", "empty_bets", "empty_history", "gain_shares", "load_inputs", "market_snapshots",
-    "model_probabilities", "move_probabilities", "offered_quotes", "predictions_frame", "run_backtest",
+    "model_probabilities", "move_probabilities", "offered_quotes", "run_backtest",
 ]  # fmt: skip
-
-
-def predictions_frame(
-    models: Mapping[str, ProbabilityModel],
-    features: pl.DataFrame,
-    labels: pl.DataFrame,
-    asof: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """Kept importable from here for older callers: see :func:`mlbedge.research.forecasts.predictions_frame`."""
-    from mlbedge.research.forecasts import predictions_frame as build
-
-    return build(models, features, labels, asof)
