@@ -152,3 +152,15 @@ def test_the_close_gate_opens_on_positive_clv_and_stays_shut_otherwise() -> None
         _moves(6_000, skill=0.0, seasons=(2014,), noise=0.15), "moneyline", enabled=False, n_resamples=300
     )
     assert off.passed and not off.enabled and off.reason.startswith("gate off;")
+
+
+def test_the_verdict_names_a_close_gate_by_its_clv_and_a_pooled_one_by_its_seasons() -> None:
+    from mlbedge.betting.verdict import verdict
+
+    nothing = {"n_bets": 0}
+    clv = {"passed": False, "measure": "clv", "difference": -0.0033, "ci": [-0.0052, -0.0013], "n_games": 500}
+    assert "total: CLV -0.33% at the open [-0.52%, -0.13%]" in verdict(nothing, {"total": clv})
+    few = {"passed": False, "measure": "clv", "difference": None, "ci": None, "n_games": 67}
+    assert "total: 67 out-of-sample bets at the open, too few to judge" in verdict(nothing, {"total": few})
+    pooled = {"passed": False, "measure": "clv", "by_season": {"2015": few, "2016": {**clv, "passed": True}}}
+    assert "total: gate shut in 1 of 2 seasons (2015)" in verdict(nothing, {"total": pooled})

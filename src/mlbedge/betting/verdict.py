@@ -103,6 +103,10 @@ def _gate_short(market: str, gate: Mapping[str, Any]) -> str:
     CLV -0.33% at the open [-0.52%, -0.13%]``), or why there was nothing to judge."""
     ci = gate.get("ci")
     clv = gate.get("measure") == "clv"
+    seasons = gate.get("by_season")
+    if isinstance(seasons, Mapping) and seasons:
+        shut = sorted(s for s, g in seasons.items() if not g.get("passed", True))
+        return f"{market}: gate shut in {len(shut)} of {len(seasons)} seasons ({', '.join(shut)})"
     if gate.get("difference") is None or not ci:
         if clv:
             return f"{market}: {gate.get('n_games', 0)} out-of-sample bets at the open, too few to judge"

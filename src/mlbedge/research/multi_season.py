@@ -115,8 +115,10 @@ def pooled_gate(by_season: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One market's gates over several test seasons (each judged on the seasons before it): open
     when every season's gate was, with each season's reason; the record's numbers stay per season."""
     passed = all(bool(g["passed"]) for g in by_season.values())
+    measures = {g.get("measure", "log_loss") for g in by_season.values()}
     return {
         "passed": passed,
+        "measure": measures.pop() if len(measures) == 1 else "log_loss",
         "reason": "; ".join(f"{season}: {g['reason']}" for season, g in by_season.items()),
         "seasons": sorted({s for g in by_season.values() for s in g.get("seasons") or []}),
         "difference": None,
