@@ -513,7 +513,9 @@ def season_report(season: SeasonRun, doc: Mapping[str, Any] | None = None) -> st
         "test season": str(season.test_season),
         "trained on": f"{season.train_seasons[0]}-{season.train_seasons[-1]}",
         "feature set": season.feature_set_version,
-        "cutoff": f"{season.cutoff_minutes} min before first pitch (start of the local day when unknown)",
+        "cutoff": f"{season.cutoff_minutes} min before first pitch (start of the local day when unknown)"
+        if getattr(season, "strategy", "outcome") != "close"
+        else "the open: the start of each game's local date (close strategy, move models)",
         "staking": f"{policy.kelly_fraction:g} Kelly ({policy.method}), min edge {policy.min_edge:g}, "
         f"caps {policy.max_stake_per_bet:g}/bet, {policy.max_stake_per_game:g}/game, "
         f"{policy.max_exposure:g} exposure",
