@@ -77,7 +77,8 @@ def close_slate(state: ServingState, day: date) -> CloseResponse:
     state.metrics.record_read(read.degraded)
     with state.connection() as conn:
         games = games_on(conn, day, state.settings.cutoff_minutes)
-    rows = [r for r in read.rows if r.game_id in set(games["game_id"].to_list())]
+    scheduled = set(games["game_id"].to_list())
+    rows = [r for r in read.rows if r.game_id in scheduled]
     view = close_view(models, rows, games)
     by_game = {key[0]: part for key, part in view.markets.partition_by("game_id", as_dict=True).items()}
     as_of = {r.game_id: r.as_of for r in rows}
