@@ -59,7 +59,9 @@ def poll(name: str, within: float, check: Callable[[], str]) -> None:
             return
         except CheckFailed as exc:
             if time.monotonic() >= deadline:
-                raise SystemExit(f"{name}: did not hold within {within:.0f} s ({attempt} attempts): {exc}") from None
+                raise SystemExit(
+                    f"{name}: did not hold within {within:.0f} s ({attempt} attempts): {exc}"
+                ) from None
             print(f"{name}: not yet ({exc})", file=sys.stderr)
             time.sleep(2.0)
 
@@ -122,7 +124,9 @@ def check_predictions(api: str, day: str, source: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and run one check."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--api", required=True, help="Base URL of the API, e.g. http://127.0.0.1:8000")
     sub = parser.add_subparsers(dest="check", required=True)
     health = sub.add_parser("health", help="GET /health answers 200")
@@ -141,7 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.check == "reload":
         poll("reload", args.within, lambda: check_reload(args.api, args.token))
     else:
-        poll(f"predict ({args.source})", args.within, lambda: check_predictions(args.api, args.date, args.source))
+        poll(
+            f"predict ({args.source})",
+            args.within,
+            lambda: check_predictions(args.api, args.date, args.source),
+        )
 
 
 if __name__ == "__main__":

@@ -145,6 +145,9 @@ fi
 [ "$(id -u)" -eq 0 ] || die "podman runs rootful here (debootstrap and the socket need root): run as root"
 
 mkdir -p "$WORK"
+# The logs of the last few runs are kept; older run folders go.
+find "$WORK" -maxdepth 1 -name 'run.*' -type d -printf '%T@ %p\n' | sort -rn | tail -n +6 | cut -d' ' -f2- |
+    while read -r old; do rm -rf "$old"; done
 RUN=$(mktemp -d "$WORK/run.XXXXXX")
 cat >"$RUN/containers.conf" <<'EOF'
 # Written by scripts/compose_test.sh for its podman: only this file is read (CONTAINERS_CONF).

@@ -38,13 +38,15 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ "$db" != postgres ]; then
         "${psql[@]}" --dbname postgres --set db="$db" <<<'CREATE DATABASE :"db";'
     fi
+    shopt -s nullglob
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
             *.sql) echo "init: running $f"; "${psql[@]}" --dbname "$db" -f "$f" ;;
             *.sh) echo "init: sourcing $f"; . "$f" ;;
-            *) [ -e "$f" ] && echo "init: ignoring $f" ;;
+            *) echo "init: ignoring $f" ;;
         esac
     done
+    shopt -u nullglob
     pg_ctl -D "$PGDATA" -m fast -w stop
     echo "init: done"
 fi
