@@ -158,6 +158,9 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 [engine]
 # crun refuses this machine's hybrid cgroup (v1 + v2) layout; runc works.
 runtime = "runc"
+# The API service keeps an exec session's conmon this long after it ends (default 300 s):
+# docker-compose reads the exit code at once, so the run leaves no lingering processes.
+exit_command_delay = 15
 EOF
 export CONTAINERS_CONF=$RUN/containers.conf
 BUILD=(podman build --network host --pull=never --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
