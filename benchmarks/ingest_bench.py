@@ -12,71 +12,23 @@ Run alone: ``python -m benchmarks.ingest_bench``.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.sources.server import DripServer, FixtureServer, json_reply
+
 from benchmarks.common import Result, scratch_database
-
-
-class _Stalled:
-    """Accepts every connection, reads the request, never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.stop = threading.Event()
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.stop.set()
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
-class _Quick(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def run() -> list[Result]:
     from mlbedge import ingest
     from mlbedge.settings import get_settings
 
-    stalled = _Stalled()
-    quick = ThreadingHTTPServer(("127.0.0.1", 0), _Quick)
-    quick.daemon_threads = True
-    threading.Thread(target=quick.serve_forever, args=(0.05,), daemon=True).start()
-    quick_url = f"http://127.0.0.1:{quick.server_address[1]}"
+    stalled = DripServer(stall=True)
+    quick = FixtureServer().start()
+    quick.route(r".*", lambda path, query: json_reply(b"{}"))
+    quick_url = quick.url
     saved = dict(os.environ)
     try:
         with scratch_database() as url, tempfile.TemporaryDirectory() as home:
@@ -101,8 +53,7 @@ def run() -> list[Result]:
         os.environ.update(saved)
         get_settings.cache_clear()
         stalled.close()
-        quick.shutdown()
-        quick.server_close()
+        quick.stop()
     others = [s for name, s in report.sources.items() if name != "mlb_stats"]
     mlb = report.sources["mlb_stats"]
     note = (

@@ -254,9 +254,6 @@ class Settings(BaseSettings):
         default=10, ge=2, le=50, description="Quantile bins per feature, fixed from the training window."
     )
     monitor_psi_warning: float = Field(default=0.1, gt=0, description="PSI at which a feature's drift warns.")
-    monitor_psi_critical: float = Field(
-        default=0.25, gt=0, description="PSI at which a feature's drift is critical."
-    )
     monitor_recent_days: int = Field(
         default=14, ge=1, description="Days of games in the recent window compared with the training window."
     )

@@ -9,6 +9,7 @@ on its first date) makes the full build see something the cut-down database does
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,6 +25,9 @@ from mlbedge.features.registry import Family, registry
 from tests.features.conftest import CUTOFF, LABEL_SCHEMA
 from tests.features.leakage import assert_same_rows
 from tests.features.oracle import observation_times, observed_only
+
+# Set by the mutation checks, which need one caught leak per mutant, not the list of every game.
+FIRST_LEAK_ONLY = os.environ.get("MLBEDGE_TEST_FIRST_LEAK_ONLY") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +63,17 @@ def _doubleheader_seconds(full: pl.DataFrame, games: pl.DataFrame) -> pl.DataFra
 
 
 def _sample(full: pl.DataFrame, games: pl.DataFrame) -> list[str]:
-    """Two games per season with some history, and doubleheader second games (start known or not).
+    """Doubleheader second games (start known or not); when games carry completion dates, one game
+    of each team of every suspended game between its first date and its completion; then two games
+    per season with some history, last.
 
-    When games carry completion dates, also one game of each team of every suspended game
-    between its first date and its completion.
+    The rare cases come first so that a run stopping at its first leak (the mutation checks) meets
+    every kind of clock error within a few games.
     """
-    rng = np.random.default_rng(20240613)
-    picks: list[str] = []
-    eligible = full.filter(pl.col("home_games_season") >= 3, pl.col("away_games_season") >= 3)
-    for season in sorted(eligible["season"].unique().to_list()):
-        ids = eligible.filter(pl.col("season") == season)["game_id"].sort().to_list()
-        picks += [ids[i] for i in rng.choice(len(ids), size=2, replace=False)]
     pairs = _doubleheader_seconds(full, games).sort("game2")
-    picks += pairs.filter(pl.col("start_known"))["game2"].head(3).to_list()
-    picks += pairs.filter(~pl.col("start_known"))["game2"].sample(n=3, seed=7).to_list()
+    known = pairs.filter(pl.col("start_known"))["game2"].head(3).to_list()
+    unknown = pairs.filter(~pl.col("start_known"))["game2"].sample(n=3, seed=7).to_list()
+    picks: list[str] = [g for pair in zip(known, unknown, strict=True) for g in pair]
     if "completion_date" in games.columns:
         suspended = games.filter(pl.col("completion_date") > pl.col("date"))
         for s in suspended.iter_rows(named=True):
@@ -84,6 +85,11 @@ def _sample(full: pl.DataFrame, games: pl.DataFrame) -> list[str]:
                 ).sort("date")
                 if between.height:
                     picks.append(between["game_id"][between.height // 2])
+    rng = np.random.default_rng(20240613)
+    eligible = full.filter(pl.col("home_games_season") >= 3, pl.col("away_games_season") >= 3)
+    for season in sorted(eligible["season"].unique().to_list()):
+        ids = eligible.filter(pl.col("season") == season)["game_id"].sort().to_list()
+        picks += [ids[i] for i in rng.choice(len(ids), size=2, replace=False)]
     return list(dict.fromkeys(picks))
 
 
@@ -118,6 +124,8 @@ def test_each_sampled_game_rebuilt_from_what_was_observed_by_its_cutoff_is_uncha
             assert_same_rows(got, expected, f"{game_id} rebuilt from what was observed by {cut}")
         except AssertionError as error:
             failures.append(str(error))
+            if FIRST_LEAK_ONLY:
+                break
     assert not failures, "\n".join(failures)
 
 
@@ -126,7 +134,7 @@ def test_the_oracle_sees_a_day_too_early_cut(
 ) -> None:
     """Control: cutting the inputs one day before as_of(G) does change G's team features (the
     oracle's cut reaches the build; equality above is not vacuous)."""
-    sample = _sample(full, everything.games)[:8]
+    sample = _sample(full, everything.games)[-8:]  # ordinary games: the per-season picks
     team = ["game_id", *[f.name for f in registry().family(Family.TEAM)]]
     changed = 0
     for game_id in sample:

@@ -2,12 +2,11 @@
 
 The season is loaded by the project's own loader into one session database on the machine's
 PostgreSQL and run through the feature pipeline into ``curated.game_features`` (2,462 games,
-every registry feature). Tests that write clone it (``CREATE DATABASE ... TEMPLATE``).
+every registry feature).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import polars as pl
@@ -19,7 +18,7 @@ from mlbedge.games.link import rebuild_games
 from mlbedge.settings import Settings, get_settings
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.migrations import migrate
-from tests.conftest import ADMIN_URL, DATA_DIR, create_database, drop_database
+from tests.conftest import DATA_DIR, create_database, drop_database
 
 SEASON = 2016
 
@@ -55,17 +54,3 @@ def mon_settings(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def season_conn(season_db: str) -> Iterator[psycopg.Connection]:
-    """A connection to a private copy of the season database (the test may write)."""
-    name = f"mlbedge_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{season_db.rsplit("/", 1)[1]}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url) as conn:
-            yield conn
-    finally:
-        drop_database(url)

@@ -1,4 +1,6 @@
-"""A real HTTP server on 127.0.0.1 for the source tests: routes by path, scripted faults.
+"""Real HTTP servers on 127.0.0.1 for the source tests and the ingestion benchmark: routes by
+path with scripted faults (:class:`FixtureServer`), and a raw socket that drips or stalls a body
+(:class:`DripServer`).
 
 A route answers ``(status, headers, body)`` for a request's query; a route may sleep first (to
 make the client time out) or run a hook (to take the database away mid-poll). Every request is
@@ -8,6 +10,7 @@ logged with its time, so tests can check rate limits and retries.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -122,3 +125,53 @@ def sequence(*replies: Reply) -> Handler:
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return handler
+
+
+class DripServer:
+    """Accepts connections and answers headers, then one body byte every ``every`` seconds (or,
+    with ``stall``, nothing at all)."""
+
+    def __init__(self, every: float = 0.3, stall: bool = False) -> None:
+        self.every = every
+        self.stall = stall
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                if self.stall:
+                    self.stop.wait(60)
+                    return
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                )
+                while not self.stop.is_set():
+                    conn.sendall(b" ")
+                    time.sleep(self.every)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()

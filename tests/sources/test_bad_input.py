@@ -125,6 +125,23 @@ def test_null_team_id_quarantines_the_game_null_price_drops_only_the_quote(
     assert fanduel_ml.height == 1  # the other side still loads
 
 
+def test_a_quarter_total_is_quarantined_not_rounded(board_raw: dict) -> None:
+    """A 7.75 total is an Asian line (half the stake on 7.5, half on 8) that settlement does not
+    model: the quote is quarantined with its field named, never stored as a rounded line; the
+    game's other quotes load. SYNTHETIC: one outcome of the documented AN shape altered."""
+    raw = copy.deepcopy(board_raw)
+    game = raw["games"][2]
+    game["markets"]["15"]["event"]["total"][0]["value"] = 7.75
+    parsed = _board(raw)
+    (bad,) = parsed.quarantine
+    assert bad.item_key == f"event {game['id']} book 15 total[0]"
+    assert "not a half-run line: 7.75" in bad.reason
+    quotes = parsed.frame("odds_quotes")
+    assert 7.75 not in quotes.get_column("line").to_list()
+    same_game = quotes.filter(pl.col("source_game_key") == str(game["id"]))
+    assert same_game.height > 0 and same_game.filter(pl.col("market") == "moneyline").height > 0
+
+
 def test_sbd_null_percentages_and_text_prices(feed_raw: dict) -> None:
     raw = copy.deepcopy(feed_raw)
     game = raw["games"][1]

@@ -4,8 +4,6 @@ attempt stored, concurrent sources, and clear answers from the CLI when things f
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,63 +19,13 @@ from mlbedge.settings import Settings, get_settings
 from mlbedge.sources.http import FetchResult, PoliteClient, Request
 from mlbedge.sources.raw_store import mark_parsed, store_fetch
 from tests.redis_server import free_port
-from tests.sources.server import FixtureServer, json_reply, sequence
+from tests.sources.server import DripServer, FixtureServer, json_reply, sequence
 
 
 def _client(**kw: Any) -> PoliteClient:
     options = {"default_interval": 0.0, "timeout": 1.0, "max_retries": 2, "backoff": 0.01, "backoff_max": 0.5}
     options.update(kw)
     return PoliteClient(**options)
-
-
-class DripServer:
-    """Accepts connections and answers headers, then one body byte every ``every`` seconds (or,
-    with ``stall``, nothing at all)."""
-
-    def __init__(self, every: float = 0.3, stall: bool = False) -> None:
-        self.every = every
-        self.stall = stall
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:  # closed
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                if self.stall:
-                    self.stop.wait(60)
-                    return
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-                )
-                while not self.stop.is_set():
-                    conn.sendall(b" ")
-                    time.sleep(self.every)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
 
 
 @pytest.fixture

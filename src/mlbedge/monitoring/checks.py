@@ -56,7 +56,7 @@ from mlbedge.monitoring.alerts import (
     Finding,
     Severity,
 )
-from mlbedge.monitoring.drift import _values, bin_shares, psi
+from mlbedge.monitoring.drift import bin_shares, feature_values, psi
 from mlbedge.monitoring.reference import (
     MIN_CONSTANT_GAMES,
     MIN_DAY_GAMES,
@@ -407,7 +407,7 @@ class FamilyFeatureDrift:
 
 
 def _shares(values: pl.Series, edges: tuple[float, ...]) -> np.ndarray:
-    return bin_shares(_values(values), edges)
+    return bin_shares(feature_values(values), edges)
 
 
 def family_drift(

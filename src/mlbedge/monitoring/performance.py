@@ -1,7 +1,7 @@
 """Performance degradation: the champion against the market over its last settled games, and CLV.
 
 **The predictions frame** (:data:`PREDICTION_SCHEMA`, what the daily pipeline supplies; the same
-columns :func:`mlbedge.betting.backtest.predictions_frame` returns) has one row per market and
+columns :func:`mlbedge.research.forecasts.predictions_frame` returns) has one row per market and
 game: ``target`` (moneyline, total, runline), ``game_id``, ``date``, ``y`` (the outcome, 1/0;
 null until settled or for a push), ``p_model`` (the champion's probability, made before the
 cutoff), ``market_open`` and ``market_close`` (the de-vigged opening and closing probabilities of

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from mlbedge.features.registry import registry
-from mlbedge.monitoring.drift import _values, quantile_edges
+from mlbedge.monitoring.drift import feature_values, quantile_edges
 
 MIN_DAY_GAMES = 5  # fewer games on a day say nothing about that day's nulls or constants
 MIN_CONSTANT_GAMES = 8  # a day is "constant" only when this many games share one value
@@ -202,7 +202,7 @@ def fit_reference(
         entry["null_share"] = float(null_shares[name])
         entry["lo"], entry["hi"] = ranges[f"{name}__lo"], ranges[f"{name}__hi"]
         stats[name] = entry
-    edges = {name: quantile_edges(_values(rows[name]), n_bins) for name in names}
+    edges = {name: quantile_edges(feature_values(rows[name]), n_bins) for name in names}
     return Reference(
         reference_id=reference_id,
         rows=rows.with_columns(pl.col("day_of_season").cast(pl.Int32).alias("_dos")),

@@ -51,10 +51,6 @@ which bets by :mod:`mlbedge.betting.strategy`), ``_engine`` (:func:`run_backtest
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import polars as pl
-
 from mlbedge.betting.backtest._engine import BetRefused, run_backtest
 from mlbedge.betting.backtest._inputs import (
     GAMES_SCHEMA,
@@ -90,17 +86,5 @@ __all__ = [
     "SETTLED_COLUMNS", "SETTLED_SCHEMA", "BacktestInputs", "BacktestResult", "BetRefused", "Context",
     "ModelStrategy", "ProbabilityModel", "Strategy", "closing_line_value", "closing_quotes", "empty_bets",
     "empty_history", "gain_shares", "load_inputs", "market_snapshots", "model_probabilities",
-    "offered_quotes", "predictions_frame", "run_backtest",
+    "offered_quotes", "run_backtest",
 ]  # fmt: skip
-
-
-def predictions_frame(
-    models: Mapping[str, ProbabilityModel],
-    features: pl.DataFrame,
-    labels: pl.DataFrame,
-    asof: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """Kept importable from here for older callers: see :func:`mlbedge.research.forecasts.predictions_frame`."""
-    from mlbedge.research.forecasts import predictions_frame as build
-
-    return build(models, features, labels, asof)
