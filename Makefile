@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test feast-test bench lint clean
+.PHONY: setup demo test feast-test compose-test bench lint clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ test: setup
 # The Feast tests alone, in their own virtualenv .venv-feast (built on first use).
 feast-test:
 	bash scripts/feast_env.sh
+
+# docker/compose.yaml for real on podman: images built from Debian packages, then migrate, load a
+# season, features, train, materialize, predict over HTTP, Redis stopped and started, down
+# (scripts/compose_test.sh; root, about 10 minutes the first time).
+compose-test:
+	bash scripts/compose_test.sh
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -200,3 +200,55 @@ def test_image_ships_the_migrations() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     package_data = pyproject["tool"]["setuptools"]["package-data"]["mlbedge"]
     assert "storage/migrations/*.sql" in package_data
+
+
+OVERRIDE = DOCKER / "compose.test.yaml"
+
+
+def test_compose_test_override(tmp_path: Path) -> None:
+    """`make compose-test`'s override: the historical files read-only at /data for both app services,
+    every URL of a live source or public archive on the container's loopback (the worker's schedule
+    never reaches the internet from a test), and the images of the servers overridable."""
+    env = tmp_path / "test.env"
+    env.write_text(
+        ENV_EXAMPLE.read_text()
+        + f"\nMLBEDGE_COMPOSE_DATA_DIR={tmp_path}\nMLBEDGE_POSTGRES_IMAGE=local/pg:15\nMLBEDGE_REDIS_IMAGE=local/redis:7\n"
+    )
+    done = run_compose("-f", str(OVERRIDE), "--env-file", str(env), "config")
+    assert done.returncode == 0, f"docker-compose config failed:\n{done.stderr}"
+    services = yaml.safe_load(done.stdout)["services"]
+    urls = sorted(name for name in Settings.model_fields if name.endswith("_base_url"))
+    assert urls, "no source URL settings found"
+    for name in ("api", "worker"):
+        data = [v for v in services[name]["volumes"] if v.split(":")[1] == "/data"]
+        assert data == [f"{tmp_path}:/data:ro"], (name, data)
+        env_vars = services[name]["environment"]
+        for field in urls:
+            value = env_vars.get(f"MLBEDGE_{field.upper()}")
+            assert value is not None and urlsplit(value).hostname == "127.0.0.1", (name, field, value)
+    assert services["postgres"]["image"] == "local/pg:15" and services["redis"]["image"] == "local/redis:7"
+    empty = tmp_path / "empty.env"
+    empty.write_text(ENV_EXAMPLE.read_text())
+    done = run_compose("-f", str(OVERRIDE), "--env-file", str(empty), "config")
+    assert done.returncode != 0 and "set MLBEDGE_COMPOSE_DATA_DIR" in done.stderr, done.stderr
+
+
+def test_images_default_to_the_official_ones(config: dict[str, Any]) -> None:
+    """Without overrides the servers are the official images and the app is built on the official
+    Python image, the same default in the Dockerfile and in compose.yaml."""
+    services = config["services"]
+    assert services["postgres"]["image"] == "postgres:16-bookworm"
+    assert services["redis"]["image"] == "redis:7-bookworm"
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert "ARG PYTHON_BASE=python:3.11-slim-bookworm" in dockerfile
+    for name in ("api", "worker", "mlflow"):
+        assert services[name]["build"]["args"]["PYTHON_BASE"] == "python:3.11-slim-bookworm", name
+
+
+def test_dependency_layer_leaves_no_placeholder_build() -> None:
+    """The dependency layer installs a placeholder package; its build output must go, or setuptools
+    keeps the placeholder's empty, newer ``__init__.py`` over the real one (an image without
+    ``mlbedge.__version__``, whose API does not start)."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    step = dockerfile[dockerfile.index("touch src/mlbedge/__init__.py") : dockerfile.index("COPY src ./src")]
+    assert "rm -rf build src" in step
