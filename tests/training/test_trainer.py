@@ -136,11 +136,19 @@ def test_regression_targets_fit_runs(training_data) -> None:
     trained = fit_target(
         frame, target, training_data.feature_names, training_data.feature_set_version, **FAST
     )
-    # No calibration, but an out-of-fold record: each later block predicted by a model of the earlier ones.
-    assert (
-        trained.model.calibrator_.method == "none"
-        and len(trained.model.oof_folds_) == trained.model.calibration_folds
+    # No calibration, and no out-of-fold fits: no bet rests on a plain regression.
+    assert trained.model.calibrator_.method == "none" and trained.model.oof_folds_ == []
+    assert trained.oof_record().is_empty()
+    # Asked for (a move model's default), a record: each later block predicted by a model of the earlier ones.
+    trained = fit_target(
+        frame,
+        target,
+        training_data.feature_names,
+        training_data.feature_set_version,
+        regression_record=True,
+        **FAST,
     )
+    assert len(trained.model.oof_folds_) == trained.model.calibration_folds
     assert {"oof_rmse", "oof_r2"} <= set(trained.model.calibration_report_)
     record = trained.oof_record()
     assert record.height == trained.model.calibration_index_.size > 1000

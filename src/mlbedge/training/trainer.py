@@ -63,7 +63,8 @@ class MarketModel(BaseEstimator):
     ``use_init_score`` (the base score), ``num_boost_round`` (upper bound on rounds),
     ``early_stopping_rounds``, ``valid_fraction`` (the early-stopping share), ``refit``,
     ``calibration`` (``auto`` chooses among none/Platt/isotonic by validation, or one of them),
-    ``calibration_folds``, ``num_threads`` (0: every core) and ``seed``.
+    ``calibration_folds``, ``regression_record`` (a regression keeps an out-of-fold record),
+    ``num_threads`` (0: every core) and ``seed``.
 
     The defaults (small trees, strong regularisation, slow learning) were chosen by walk-forward
     on the validation seasons 2012-2014 only, never on the test seasons 2015-2020.
@@ -91,6 +92,7 @@ class MarketModel(BaseEstimator):
         refit: bool = True,
         calibration: str = "auto",
         calibration_folds: int = 3,
+        regression_record: bool = False,
         num_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -111,6 +113,9 @@ class MarketModel(BaseEstimator):
         self.refit = refit
         self.calibration = calibration
         self.calibration_folds = calibration_folds
+        # A regression fits its out-of-fold models only when a bet rests on it (a move model,
+        # judged by the closing-line value of its record): three more fits per model otherwise.
+        self.regression_record = regression_record
         self.num_threads = num_threads
         self.seed = seed
 
@@ -121,6 +126,7 @@ class MarketModel(BaseEstimator):
             "objective": target.objective,
             "market_feature": target.market_feature,
             "use_init_score": target.use_init_score,
+            "regression_record": target.name in MOVE_MARKETS,
             **target.params,
             **overrides,
         }
@@ -239,7 +245,7 @@ class MarketModel(BaseEstimator):
         self.oof_market_ = np.empty(0, dtype=np.float64)
         choice: CalibrationChoice | None = None
         self.calibration_report_: dict[str, float] = {}
-        if self.calibration_folds > 0:
+        if self.calibration_folds > 0 and (binary or self.regression_record):
             blocks = time_blocks(codes, self.calibration_folds + 1)
             oof_p: list[FloatArray] = []
             for i in range(1, len(blocks)):
