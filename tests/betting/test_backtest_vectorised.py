@@ -8,10 +8,10 @@ takes the fast one.
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 from polars.testing import assert_frame_equal
-
-from datetime import date
 
 from mlbedge.betting.backtest import BacktestInputs, BacktestResult, Context, ModelStrategy, run_backtest
 from mlbedge.betting.backtest._vectorised import plans_rounds
