@@ -72,7 +72,8 @@ def test_fast_path_with_gates_independent_kelly_and_a_tight_cap(season_2016: Sea
     reference = run_backtest(inputs, lambda context: strategy(context))
     assert reference.bets.height >= 50 and set(reference.bets["market"]) == {"moneyline", "total"}
     assert (
-        reference.rounds["pending_stake"] + reference.rounds["staked"] >= 0.0499 * reference.rounds["bankroll"]
+        reference.rounds["pending_stake"] + reference.rounds["staked"]
+        >= 0.0499 * reference.rounds["bankroll"]
     ).any()
     _same(fast, reference)
 
