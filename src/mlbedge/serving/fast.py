@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +39,16 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 _MAX_FAST_BODY = 16_384
 
 
+@dataclass(frozen=True)
+class _Template:
+    """What the latency middleware reads of a matched route: its path template."""
+
+    path: str
+
+
+_SINGLE, _BATCH = _Template(SINGLE_ROUTE), _Template(BATCH_ROUTE)
+
+
 class ReadyAnswerMiddleware:
     """Serves ready answers of the prediction routes (see the module notes); ``api`` is the
     FastAPI app (its serving state and routes), ``batch_max`` the batch bound of its settings."""
@@ -46,14 +57,6 @@ class ReadyAnswerMiddleware:
         self.app = app
         self.api = api
         self.batch_max = batch_max
-        self._routes: dict[str, Any] | None = None
-
-    def _route(self, path: str) -> Any:
-        if self._routes is None:
-            self._routes = {
-                r.path: r for r in self.api.routes if getattr(r, "path", None) in (SINGLE_ROUTE, BATCH_ROUTE)
-            }
-        return self._routes.get(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -134,7 +137,7 @@ class ReadyAnswerMiddleware:
         else:
             body = b'{"predictions":[' + b",".join(hit.bodies[g] for g in game_ids)
             body += b'],"not_found":[],"degraded":false}'
-        scope["route"] = self._route(SINGLE_ROUTE if single else BATCH_ROUTE)  # the latency label
+        scope["route"] = _SINGLE if single else _BATCH  # the latency histogram's label
         await send(
             {
                 "type": "http.response.start",

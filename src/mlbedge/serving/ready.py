@@ -11,8 +11,8 @@ found none (a new slate, an expired answer) -- and kept under
 
 (:meth:`mlbedge.store.redis_store.Keys.derived`: the date's slot, beside the game's blob, with the
 store's TTL), where ``T`` is the token the row was read under and ``K`` the answer key of the model
-set (:func:`answer_key`: each target's registered name and version, what is unavailable and why,
-the answer format and the package version).
+set (:func:`answer_key`: each target's registered name, version and model content, what is
+unavailable and why, the answer format and the package version).
 
 A request (:mod:`mlbedge.serving.fast`) reads the served set once, then in ONE round trip to Redis
 counts itself against the rate limit, reads the current slate entries of its games' dates and the
@@ -53,10 +53,24 @@ _REDIS_ERRORS = (redis.RedisError, ConnectionError, OSError)
 
 
 def answer_key(models: ModelSet) -> str:
-    """The key of ``models``'s answers: the same for every process serving the same champions."""
-    served = sorted((t, m.name, m.version, m.feature_set_version) for t, m in models.models.items())
-    payload = json.dumps([FORMAT, mlbedge.__version__, served, sorted(models.unavailable.items())])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    """The key of ``models``'s answers: the same for every process serving the same champions.
+
+    Each model counts by its registered name and version and by its content (the booster, the
+    calibrator, the inputs): a registry rebuilt from scratch that numbers another model version 1
+    gets answers of its own."""
+    digest = hashlib.sha256(json.dumps([FORMAT, mlbedge.__version__]).encode())
+    for target, loaded in sorted(models.models.items()):
+        model = loaded.model
+        digest.update(json.dumps([target, loaded.name, loaded.version, loaded.feature_set_version]).encode())
+        digest.update(model.booster.model_to_string().encode())
+        digest.update(
+            json.dumps(
+                [model.calibrator.to_dict(), model.feature_names, model.market_index, model.init_fallback],
+                default=str,
+            ).encode()
+        )
+    digest.update(json.dumps(sorted(models.unavailable.items())).encode())
+    return digest.hexdigest()[:16]
 
 
 def encode(prediction: Prediction) -> bytes:
