@@ -131,7 +131,7 @@ class ReadyAnswerMiddleware:
             for market in hit.markets[game_id]:
                 per_market[market] = per_market.get(market, 0) + 1
         for market, n in per_market.items():
-            state.metrics.predictions.labels(market).inc(n)
+            state.metrics.count_predictions(market, n)
         if single:
             body = hit.bodies[game_ids[0]]
         else:

@@ -177,6 +177,7 @@ class ReadyAnswers:
         key = self.key(models)
         kept = 0
         try:
+            self.store.learn_slates()  # this process knows where every stored game is
             todo = sorted(self.store.slate_dates(), reverse=True) if days is None else list(days)
             for day in todo:
                 read = self.store.read_slate(day)

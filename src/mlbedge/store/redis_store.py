@@ -515,6 +515,22 @@ class RedisStore:
             token=slate.token,
         )
 
+    def learn_slates(self) -> int:
+        """Read every slate entry into this process's caches (one ``HGETALL``), so that the next
+        reads of any stored game know its date and token; returns the slates known."""
+        try:
+            entries = self.client.hgetall(self.keys.slates)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailableError(f"{self.backend} store: listing slates failed: {exc}") from exc
+        for raw_day, raw in entries.items():
+            iso = raw_day.decode()
+            cached = self._slates.get(iso)
+            slate = cached if cached is not None and cached.raw == raw else self._parse(iso, raw)
+            self._slates[iso] = slate
+            for game_id in slate.games:
+                self._day_of[game_id] = iso
+        return len(entries)
+
     def located(self, game_id: str) -> tuple[str, bytes, str] | None:
         """Where the last reads found ``game_id``, from this process's caches (no round trip): its
         date (ISO), the raw slate entry of that date and its token; None when not known here.

@@ -44,7 +44,7 @@ def _count(state: ServingState, predictions: list[Prediction]) -> None:
         for market in prediction.markets:
             per_market[market.market] = per_market.get(market.market, 0) + 1
     for market, n in per_market.items():
-        state.metrics.predictions.labels(market).inc(n)
+        state.metrics.count_predictions(market, n)
 
 
 def build_router(batch_max: int) -> APIRouter:
