@@ -269,7 +269,8 @@ def run() -> list[Result]:
                     p99,
                     "ms",
                     f"<= {phase.goal_ms:g} ms, no errors" if phase.goal_ms is not None else "",
-                    f"{'PASS' if ok else 'FAIL'}; p50 {summary['p50_ms']:.2f}, p99.9 {summary['p999_ms']:.1f}, "
+                    ("" if phase.goal_ms is None else f"{'PASS' if ok else 'FAIL'}; ")
+                    + f"p50 {summary['p50_ms']:.2f}, p99.9 {summary['p999_ms']:.1f}, "
                     f"max {summary['max_ms']:.1f} ms; {summary['rate']:.0f} req/s answered, "
                     f"{summary['errors']} errors; load average {summary['load_before']:.1f} -> "
                     f"{summary['load_after']:.1f}"

@@ -124,12 +124,16 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._loop = loop
-            self._client = aioredis.Redis.from_url(
+            # A blocking pool: under a burst a check waits its turn for a connection instead of
+            # failing (which would read as "Redis unreachable" and pause the checks).
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self._url,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
                 max_connections=64,
+                timeout=self._timeout * 4,
             )
+            self._client = aioredis.Redis(connection_pool=pool)
             self._script = self._client.register_script(_SCRIPT)
             self._read_script = self._client.register_script(_COUNT_AND_READ)
         return self._client
@@ -208,5 +212,5 @@ class RateLimiter:
     async def close(self) -> None:
         """Close the connection pool."""
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
             self._client = None

@@ -184,9 +184,13 @@ class ReadyAnswers:
                 token = read.rows[0].token if read.rows else None
                 if token is None:
                     continue
-                claim = self.store.keys.derived(day.isoformat(), token, KIND, key, "_warming")
+                iso = day.isoformat()
+                answers = [self.store.keys.derived(iso, token, KIND, key, r.game_id) for r in read.rows]
+                if self.store.client.exists(*answers) == len(answers):
+                    continue  # ready already (an earlier start, another process)
+                claim = self.store.keys.derived(iso, token, KIND, key, "_warming")
                 if not self.store.client.set(claim, b"1", nx=True, px=_CLAIM_MS):
-                    continue
+                    continue  # another process is on it
                 predictions = to_predictions(predict_rows(models, read.rows), read.degraded, read)
                 kept += self.remember(models, read.rows, predictions)
         except (StoreError, *_REDIS_ERRORS) as exc:
