@@ -1,19 +1,21 @@
-"""The prediction API under load, on loopback, with the load generator in a separate process.
+"""The prediction API under open-loop load, on loopback, the load generator in a separate process.
 
-Goals (issue 8): one game's prediction p99 <= 10 ms at 200 requests/s sustained for 30 s with no
-errors; a 16-game batch p99 <= 25 ms. Beside the load generator's numbers, the server's own
-latency histogram (``/metrics``, the requests of each phase only) is reported.
+Goals (issue 19): one game's prediction p99 <= 10 ms at 2,000 requests/s for 20 s; a 16-game batch
+p99 <= 25 ms at 200 requests/s; no errors. Measured side by side in one run: the previous path (one
+process, every prediction computed from the features: ``serve_ready_answers`` off) and the ready
+answers served by ``serve_workers`` processes (``MLBEDGE_BENCH_API_WORKERS``, default 2).
 
 Setup, all real: the 2016 season (SBRO file and Pinnacle games and line snapshots) into a scratch
 database, the feature pipeline, materialization into the machine's Redis under a key prefix of
 its own, and the three market models trained by the training module (its default parameters) on
 the games before 2016-08-01 and registered in MLflow's embedded store under a temporary
-MLBEDGE_HOME. The server is ``mlbedge serve`` (uvicorn, one process), rate limiting on (a limit
-no phase reaches, so its Redis round trip is in every request), access log off.
+MLBEDGE_HOME. The server is ``mlbedge serve`` (uvicorn), rate limiting on (a limit no phase
+reaches, so its Redis round trip is in every request), access log off.
 
-The load generator is ``wrk`` (Debian package ``wrk``): a fixed number of connections, each
-sending its next request a fixed delay after the previous answer, which sets the rate; every
-request asks for another game (the served season's August and September games in turn).
+The load generator is :mod:`benchmarks.openloop`: requests sent on a fixed schedule whatever the
+answers do, latency counted from each request's due time (so queueing shows, unlike ``wrk``'s
+closed loop); every request asks for another game (the season's August and September games in
+turn; batches of 16 consecutive ones). The load average is read before and after each phase.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -51,135 +52,49 @@ BATCH_SIZE = 16
 
 @dataclass(frozen=True)
 class Phase:
-    """One load phase: what is asked, how hard and how long."""
+    """One load phase: what is asked, how often and how long."""
 
     name: str
     route: str
-    connections: int
-    delay_ms: int
-    seconds: int
+    rate: float
+    seconds: float
+    goal_ms: float | None = None
 
 
-# Rate ~ connections / (delay + latency): 8 connections, 35 ms apart, is a little over 200 req/s.
-SINGLE = Phase("single game", SINGLE_ROUTE, connections=8, delay_ms=35, seconds=30)
-BATCH = Phase("16-game batch", BATCH_ROUTE, connections=4, delay_ms=38, seconds=20)
-WARMUP = Phase("warm-up", SINGLE_ROUTE, connections=2, delay_ms=5, seconds=3)
-
-_LUA = """
-local ids = {IDS}
-local batches = {BATCHES}
-local mode = "{MODE}"
-local counter = 0
-local delay_ms = {DELAY}
-
-function init(args)
-  counter = math.random(1, #ids)
-end
-
-function request()
-  counter = counter + 1
-  if mode == "single" then
-    return wrk.format("GET", "/v1/predictions/" .. ids[(counter % #ids) + 1])
-  end
-  local body = batches[(counter % #batches) + 1]
-  return wrk.format("POST", "/v1/predictions", {["Content-Type"] = "application/json"}, body)
-end
-
-function delay()
-  return delay_ms
-end
-
-function done(summary, latency, requests)
-  local out = string.format(
-    '{"requests": %d, "seconds": %.3f, "non2xx": %d, "connect": %d, "read": %d, "write": %d, "timeout": %d, '
-    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}',
-    summary.requests, summary.duration / 1e6, summary.errors.status, summary.errors.connect,
-    summary.errors.read, summary.errors.write, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
-    latency.max, latency.mean)
-  io.write("WRK_JSON " .. out .. "\\n")
-end
-"""
+WARMUP = Phase("warm-up", SINGLE_ROUTE, rate=500, seconds=4)
+PHASES = (
+    Phase("single game", SINGLE_ROUTE, rate=1000, seconds=20),
+    Phase("single game", SINGLE_ROUTE, rate=2000, seconds=20, goal_ms=10.0),
+    Phase("16-game batch", BATCH_ROUTE, rate=200, seconds=20, goal_ms=25.0),
+)
 
 
-def _lua_list(values: list[str]) -> str:
-    return "{" + ", ".join(json.dumps(v) for v in values) + "}"
+def _requests(folder: Path, ids: list[str]) -> dict[str, Path]:
+    """The request lists of both routes, as :mod:`benchmarks.openloop` reads them."""
+    singles = [["GET", f"/v1/predictions/{g}", None] for g in ids]
+    batches = [
+        ["POST", BATCH_ROUTE, json.dumps({"game_ids": ids[i : i + BATCH_SIZE]})]
+        for i in range(0, len(ids) - BATCH_SIZE, 7)
+    ]
+    paths = {SINGLE_ROUTE: folder / "singles.json", BATCH_ROUTE: folder / "batches.json"}
+    paths[SINGLE_ROUTE].write_text(json.dumps(singles))
+    paths[BATCH_ROUTE].write_text(json.dumps(batches))
+    return paths
 
 
-def _script(folder: Path, phase: Phase, ids: list[str]) -> Path:
-    batches = [json.dumps({"game_ids": ids[i : i + BATCH_SIZE]}) for i in range(0, len(ids) - BATCH_SIZE, 7)]
-    text = (
-        _LUA.replace("{IDS}", _lua_list(ids))
-        .replace("{BATCHES}", _lua_list(batches))
-        .replace("{MODE}", "single" if phase.route == SINGLE_ROUTE else "batch")
-        .replace("{DELAY}", str(phase.delay_ms))
-    )
-    path = folder / f"{phase.name.replace(' ', '_')}.lua"
-    path.write_text(text)
-    return path
-
-
-def run_wrk(url: str, phase: Phase, script: Path) -> dict[str, Any]:
-    """One wrk run (a separate process); its summary as a dict."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk is not installed: apt-get install wrk")
+def run_openloop(url: str, phase: Phase, requests: Path) -> dict[str, Any]:
+    """One phase from a separate process (:mod:`benchmarks.openloop`); its summary as a dict."""
     command = [
-        wrk, "-t", "1", "-c", str(phase.connections), "-d", f"{phase.seconds}s",
-        "--timeout", "2s", "-s", str(script), url,
+        sys.executable, "-m", "benchmarks.openloop", "--url", url, "--rate", str(phase.rate),
+        "--seconds", str(phase.seconds), "--warmup", "2", "--requests", str(requests),
     ]  # fmt: skip
     out = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=phase.seconds + 60
+        command, capture_output=True, text=True, check=True, timeout=phase.seconds + 90
     ).stdout
-    match = re.search(r"^WRK_JSON (.*)$", out, re.MULTILINE)
+    match = re.search(r"^OPENLOOP_JSON (.*)$", out, re.MULTILINE)
     if match is None:
-        raise RuntimeError(f"wrk printed no summary:\n{out}")
-    summary = json.loads(match.group(1))
-    summary["rate"] = summary["requests"] / summary["seconds"]
-    summary["errors"] = sum(summary[k] for k in ("non2xx", "connect", "read", "write", "timeout"))
-    return summary
-
-
-# ----------------------------------------------------------------------------------------------
-# the server's own histogram
-
-
-def histogram(text: str, route: str) -> dict[float, float]:
-    """Cumulative bucket counts ``{upper bound: count}`` of one route's 200 answers."""
-    buckets: dict[float, float] = {}
-    pattern = re.compile(r"^mlbedge_http_request_duration_seconds_bucket\{(.*)\} (\S+)$")
-    for line in text.splitlines():
-        match = pattern.match(line)
-        if not match:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
-        if labels.get("route") == route and labels.get("status") == "200":
-            bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
-            buckets[bound] = buckets.get(bound, 0.0) + float(match.group(2))
-    return buckets
-
-
-def quantile(buckets: dict[float, float], q: float) -> float:
-    """The q-quantile of a cumulative histogram, interpolated inside its bucket (as Prometheus'
-    ``histogram_quantile``); seconds."""
-    bounds = sorted(buckets)
-    total = buckets[bounds[-1]] if bounds else 0.0
-    if total <= 0:
-        return float("nan")
-    rank = q * total
-    lower, below = 0.0, 0.0
-    for bound in bounds:
-        count = buckets[bound]
-        if count >= rank:
-            if bound == float("inf"):
-                return lower
-            return lower + (bound - lower) * ((rank - below) / max(count - below, 1e-12))
-        lower, below = bound, count
-    return lower
-
-
-def _delta(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
-    return {k: v - before.get(k, 0.0) for k, v in after.items()}
+        raise RuntimeError(f"the load generator printed no summary:\n{out}")
+    return dict(json.loads(match.group(1)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,7 +138,9 @@ def _prepare(db_url: str, home: Path, prefix: str) -> list[str]:
     return data.features.filter(pl.col("date") >= TRAIN_END).sort("date", "game_id")["game_id"].to_list()
 
 
-def _start_server(db_url: str, home: Path, prefix: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(
+    db_url: str, home: Path, prefix: str, port: int, log: Path, *, workers: int, ready: bool
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "MLBEDGE_HOME": str(home),
@@ -233,6 +150,7 @@ def _start_server(db_url: str, home: Path, prefix: str, port: int, log: Path) ->
         "MLBEDGE_STORE_KEY_PREFIX": prefix,
         "MLBEDGE_MODEL_NAME_PREFIX": prefix,
         "MLBEDGE_RATE_LIMIT_REQUESTS": "100000000",
+        "MLBEDGE_SERVE_READY_ANSWERS": "true" if ready else "false",
     }
     env.pop("MLBEDGE_MLFLOW_TRACKING_URI", None)
     command = [
@@ -242,6 +160,8 @@ def _start_server(db_url: str, home: Path, prefix: str, port: int, log: Path) ->
         str(port),
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -254,6 +174,7 @@ def _start_server(db_url: str, home: Path, prefix: str, port: int, log: Path) ->
             raise RuntimeError(f"mlbedge serve exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                time.sleep(2.0 * workers)  # every process up (each answers /ready once started)
                 return process
         except httpx.HTTPError:
             pass
@@ -283,9 +204,31 @@ def _clear(prefix: str) -> None:
         store.close()
 
 
+def _load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def _measure(url: str, requests: dict[str, Path]) -> dict[tuple[str, float], dict[str, Any]]:
+    """Every phase against the server at ``url``, after a warm-up; summaries by (route, rate)."""
+    run_openloop(url, WARMUP, requests[WARMUP.route])
+    out = {}
+    for phase in PHASES:
+        before = _load_average()
+        summary = run_openloop(url, phase, requests[phase.route])
+        summary["load_before"], summary["load_after"] = before, _load_average()
+        print(f"  {phase.name} at {phase.rate:g}/s: {json.dumps(summary)}")
+        out[(phase.route, phase.rate)] = summary
+    return out
+
+
 def run() -> list[Result]:
-    """Measure both goals; returns the numbers with their goals."""
+    """Measure both goals, the previous path beside the new one; returns the numbers."""
     prefix = f"mlbedge_bench_api_{uuid.uuid4().hex[:8]}"
+    workers = int(os.environ.get("MLBEDGE_BENCH_API_WORKERS", "2"))
+    configs = (
+        ("previous path (1 process, computed)", 1, False),
+        (f"ready answers, {workers} processes", workers, True),
+    )
     results: list[Result] = []
     with scratch_database() as db_url, tempfile.TemporaryDirectory(prefix="mlbedge_api_bench_") as tmp:
         folder = Path(tmp)
@@ -296,50 +239,49 @@ def run() -> list[Result]:
             print(
                 f"  setup (load, features, materialize, train, register): {time.perf_counter() - started:.1f} s"
             )
-            port = _free_port()
-            url = f"http://127.0.0.1:{port}"
-            server = _start_server(db_url, home, prefix, port, folder / "serve.log")
-            try:
-                run_wrk(url, WARMUP, _script(folder, WARMUP, ids))
-                for phase, goal_ms, goal in (
-                    (SINGLE, 10.0, "p99 <= 10 ms at 200 req/s for 30 s, no errors"),
-                    (BATCH, 25.0, "p99 <= 25 ms"),
-                ):
-                    before = histogram(httpx.get(f"{url}/metrics").text, phase.route)
-                    summary = run_wrk(url, phase, _script(folder, phase, ids))
-                    after = histogram(httpx.get(f"{url}/metrics").text, phase.route)
-                    served = _delta(after, before)
-                    p50_server = quantile(served, 0.50) * 1e3
-                    p99_server = quantile(served, 0.99) * 1e3
-                    n_server = served.get(float("inf"), 0.0)
-                    print(
-                        f"  {phase.name}: {json.dumps(summary)}; server p50 {p50_server:.2f} ms, p99 {p99_server:.2f} ms"
-                    )
-                    note = (
-                        f"wrk, {phase.connections} connections, {summary['requests']} requests in "
-                        f"{summary['seconds']:.0f} s"
-                    )
-                    results += [
-                        Result(BENCH, f"{phase.name}: rate", summary["rate"], "req/s", "200" if phase is SINGLE else "", note),
-                        Result(BENCH, f"{phase.name}: p50 (wrk)", summary["p50_us"] / 1e3, "ms", "", note),
-                        Result(BENCH, f"{phase.name}: p99 (wrk)", summary["p99_us"] / 1e3, "ms", goal,
-                               "PASS" if summary["p99_us"] / 1e3 <= goal_ms and summary["errors"] == 0 else "FAIL"),
-                        Result(BENCH, f"{phase.name}: p99.9 / max (wrk)", summary["p999_us"] / 1e3, "ms", "",
-                               f"max {summary['max_us'] / 1e3:.1f} ms"),
-                        Result(BENCH, f"{phase.name}: errors", summary["errors"], "requests", "0", ""),
-                        Result(BENCH, f"{phase.name}: p50 (server /metrics)", p50_server, "ms", "",
-                               f"{n_server:.0f} requests in the histogram"),
-                        Result(BENCH, f"{phase.name}: p99 (server /metrics)", p99_server, "ms", goal,
-                               "interpolated inside the histogram's bucket"),
-                    ]  # fmt: skip
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=30)
+            requests = _requests(folder, ids)
+            measured: dict[str, dict[tuple[str, float], dict[str, Any]]] = {}
+            for label, n, ready in configs:
+                port = _free_port()
+                server = _start_server(
+                    db_url, home, prefix, port, folder / f"serve-{n}.log", workers=n, ready=ready
+                )
+                try:
+                    print(f"  {label}:")
+                    measured[label] = _measure(f"http://127.0.0.1:{port}", requests)
+                finally:
+                    os.killpg(server.pid, signal.SIGTERM)
+                    server.wait(timeout=60)
         finally:
             _clear(prefix)
+    previous = measured[configs[0][0]]
+    for phase in PHASES:
+        key = (phase.route, phase.rate)
+        for label, _, _ in configs:
+            summary = measured[label][key]
+            p99 = summary["p99_ms"]
+            ok = phase.goal_ms is None or (p99 <= phase.goal_ms and summary["errors"] == 0)
+            ratio = previous[key]["p99_ms"] / p99 if label != configs[0][0] and p99 > 0 else None
+            results.append(
+                Result(
+                    BENCH,
+                    f"{phase.name} at {phase.rate:g}/s, {label}: p99",
+                    p99,
+                    "ms",
+                    f"<= {phase.goal_ms:g} ms, no errors" if phase.goal_ms is not None else "",
+                    ("" if phase.goal_ms is None else f"{'PASS' if ok else 'FAIL'}; ")
+                    + f"p50 {summary['p50_ms']:.2f}, p99.9 {summary['p999_ms']:.1f}, "
+                    f"max {summary['max_ms']:.1f} ms; {summary['rate']:.0f} req/s answered, "
+                    f"{summary['errors']} errors; load average {summary['load_before']:.1f} -> "
+                    f"{summary['load_after']:.1f}"
+                    + (f"; p99 {ratio:.1f}x lower than the previous path" if ratio is not None else ""),
+                )
+            )
     return results
 
 
 if __name__ == "__main__":
     for result in run():
-        print(result)
+        print(
+            f"| {result.benchmark} | {result.metric} | {result.value:.4g} | {result.unit} | {result.goal} | {result.note} |"
+        )

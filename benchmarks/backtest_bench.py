@@ -10,10 +10,21 @@ backtests, scoring).
 Measured beside the time: per season and pooled, the moneyline model's log loss against the
 de-vigged opening and closing lines on the same games, and per market the bets, ROI and
 closing-line value. ``python -m benchmarks.backtest_bench`` prints them as a Markdown table.
+
+The betting engine, side by side (goal: <= 1 ms a round): for the seasons in
+``MLBEDGE_BENCH_ENGINE_SEASONS`` (default 2016, the season of Pinnacle's time-stamped rounds, and
+2019), the same inputs and models bet by the model strategy's fast path and round by round (the
+previous engine, kept as the reference path for any other strategy), with the skill gate (the
+default) and without it (every market bets: the most slates to size), milliseconds a round and the
+ratio, and whether the two gave the same bets and rounds to the last bit.
+``python -m benchmarks.backtest_bench --engine`` runs that part alone (models trained once into
+``MLBEDGE_HOME``'s model cache, then read back).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -21,21 +32,84 @@ import polars as pl
 import psycopg
 
 from benchmarks.common import Result, scratch_database, timed
-from mlbedge.betting.backtest import MARKETS
+from mlbedge.betting.backtest import MARKETS, BacktestResult, ModelStrategy, load_inputs, run_backtest
 from mlbedge.betting.metrics import log_loss, mean_ci, roi_ci
 from mlbedge.games.link import rebuild_games
 from mlbedge.research.seasons import SeasonBacktest, run_season
 from mlbedge.settings import Settings
+from mlbedge.skill import DEFAULT_MAX_EDGE
 from mlbedge.sources.historical.files import historical_files
 from mlbedge.sources.historical.pinnacle import load_pinnacle
 from mlbedge.sources.historical.retrosheet import load_retrosheet_files
 from mlbedge.sources.historical.sbro import load_sbro_files
 from mlbedge.storage.migrations import migrate
+from mlbedge.training.model_cache import ModelCache
 
 BENCH = "backtest"
 TEST_SEASONS = tuple(range(2015, 2021))
 FIRST_TRAIN = 2010
 GOAL_SECONDS = 300.0
+ENGINE_GOAL_MS = 1.0
+
+
+def _engine_seasons() -> list[int]:
+    return [int(x) for x in os.environ.get("MLBEDGE_BENCH_ENGINE_SEASONS", "2016,2019").split(",") if x]
+
+
+def _same(a: BacktestResult, b: BacktestResult) -> bool:
+    return a.bets.equals(b.bets) and a.rounds.equals(b.rounds)
+
+
+def engine_results(url: str, seasons: list[SeasonBacktest]) -> list[Result]:
+    """Each season's engine time per round, fast path beside the round-by-round path, gate on and off."""
+    results: list[Result] = []
+    with psycopg.connect(url) as conn:
+        for season in seasons:
+            inputs = load_inputs(conn, season.test_season, cutoff_minutes=60)
+            for gated in (True, False):
+                strategy = ModelStrategy(
+                    season.models,
+                    season.policy,
+                    gates=season.gates if gated else None,
+                    max_edge=DEFAULT_MAX_EDGE if gated else None,
+                )
+                run_backtest(inputs, strategy)  # warm: imports, first-call costs of both paths
+                fast_s, fast = timed(lambda: run_backtest(inputs, strategy))  # noqa: B023
+                # A plain function hides the model strategy: the engine calls it round by round.
+                old_s, old = timed(lambda: run_backtest(inputs, lambda context: strategy(context)))  # noqa: B023
+                rounds = fast.rounds.height
+                fast_ms, old_ms = fast_s / rounds * 1000, old_s / rounds * 1000
+                label = "gate on" if gated else "no gate"
+                results.append(
+                    Result(
+                        BENCH,
+                        f"engine {season.test_season}, {label}: ms per round (fast path)",
+                        fast_ms,
+                        "ms",
+                        f"<= {ENGINE_GOAL_MS:g} ms",
+                        f"round by round {old_ms:.2f} ms: {old_ms / fast_ms:.1f}x faster; {rounds} rounds, "
+                        f"{fast.bets.height} bets; same bets and rounds: {'yes' if _same(fast, old) else 'NO'}",
+                    )
+                )
+    return results
+
+
+def _engine_only() -> list[Result]:
+    """The engine comparison alone: load the files, train (or read back) the seasons' models."""
+    settings = Settings()
+    cache = ModelCache.for_settings(settings)
+    params = {"num_threads": settings.train_num_threads}
+    with scratch_database() as url:
+        _load(url)
+        with psycopg.connect(url) as conn:
+            seasons = [
+                run_season(
+                    conn, range(FIRST_TRAIN, y), y, cutoff_minutes=60, cache=cache, model_params=params
+                )
+                for y in _engine_seasons()
+            ]
+            conn.commit()
+        return engine_results(url, seasons)
 
 
 def _load(url: str) -> None:
@@ -82,6 +156,7 @@ def run() -> list[Result]:
         started = time.perf_counter()
         seasons = _walk(url)
         total = time.perf_counter() - started
+        engine_rows = engine_results(url, [s for s in seasons if s.test_season in _engine_seasons()])
     results.append(Result(BENCH, "load every historical file (not part of the goal)", load_seconds, "s"))
     results.append(
         Result(
@@ -101,6 +176,7 @@ def run() -> list[Result]:
     engine = sum(s.result.seconds for s in seasons)
     results.append(Result(BENCH, "backtest engine: rounds decided", float(rounds), "rounds"))
     results.append(Result(BENCH, "backtest engine: time per round", engine / max(rounds, 1) * 1000, "ms"))
+    results.extend(engine_rows)
     for s in seasons:
         doc = s.to_json(n_resamples=1000)
         ml = doc["moneyline"]
@@ -165,5 +241,5 @@ def run() -> list[Result]:
 
 
 if __name__ == "__main__":
-    for r in run():
+    for r in _engine_only() if "--engine" in sys.argv[1:] else run():
         print(f"| {r.benchmark} | {r.metric} | {r.value:.4g} | {r.unit} | {r.goal} | {r.note} |")

@@ -319,8 +319,8 @@ def step_materialize(run: _Run) -> dict[str, Any]:
 
 def step_predict(run: _Run) -> dict[str, Any]:
     """The champions' probabilities for every game of the day, as the API computes them."""
+    from mlbedge.serving.answers import to_predictions
     from mlbedge.serving.predict import predict_rows
-    from mlbedge.serving.routers.predictions import to_predictions
 
     state = run.serving()
     models = state.models.current.require()
@@ -328,6 +328,8 @@ def step_predict(run: _Run) -> dict[str, Any]:
     if not read.rows:
         raise StepSkipped(f"no games of {run.day} in the online store")
     predictions = to_predictions(predict_rows(models, read.rows), read.degraded)
+    if state.ready is not None:  # the day's answers ready for the API (same models, same slate)
+        state.ready.remember(models, read.rows, predictions)
     records = [
         {
             "game_id": p.game_id,

@@ -227,6 +227,19 @@ class Settings(BaseSettings):
     serve_models_cache_seconds: float = Field(
         default=10.0, ge=0, description="How long GET /v1/models reuses its answer from the registry."
     )
+    serve_workers: int = Field(
+        default=1, ge=1, le=64, description="API processes `mlbedge serve` starts on one port (SO_REUSEPORT)."
+    )
+    serve_ready_answers: bool = Field(
+        default=True,
+        description="Keep each game's prediction ready in Redis (per model set and slate version) and "
+        "serve it as bytes; false: every prediction request is computed.",
+    )
+    serve_reload_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="With several API processes: how often each checks whether another reloaded the models.",
+    )
     recommend_kelly_fraction: float = Field(
         default=0.25, gt=0, le=1, description="Default share of full Kelly in /v1/recommendations."
     )

@@ -64,3 +64,56 @@ def test_mlbedge_serve_answers_ready_then_predicts(
     assert code == 0, text[-3000:]
     assert "Application shutdown complete" in text
     assert f"http://127.0.0.1:{port}" in text
+
+
+def test_mlbedge_serve_workers_share_the_port_and_stop_together(
+    serving_db: ServingDb, online: Online, registered: Registered, tmp_path: Path
+) -> None:
+    """``--workers 2``: two API processes on one port (both answer, each with its own metrics),
+    predictions served, and SIGTERM stops them all, exit code 0."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLBEDGE_DATABASE_URL": serving_db.url,
+        "MLBEDGE_REDIS_URL": online.url,
+        "MLBEDGE_STORE_BACKEND": "redis",
+        "MLBEDGE_STORE_KEY_PREFIX": online.prefix,
+        "MLBEDGE_MLFLOW_TRACKING_URI": registered.tracking_uri,
+        "MLBEDGE_MODEL_NAME_PREFIX": registered.prefix,
+    }
+    command = [str(Path(sys.executable).with_name("mlbedge")), "serve", "--port", str(port), "--workers", "2",
+               "--home", str(tmp_path)]  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[str] = set()
+        while time.monotonic() < deadline and process.poll() is None and len(workers) < 2:
+            try:
+                # A new connection each time: the kernel spreads connections over the processes.
+                with httpx.Client(timeout=2) as client:
+                    response = client.get(f"{url}/ready")
+                if response.status_code == 200:
+                    metrics = httpx.get(f"{url}/metrics", timeout=2).text
+                    # Each process's counters were created at its own start (the ``_created`` samples).
+                    workers |= {
+                        line
+                        for line in metrics.splitlines()
+                        if line.startswith("mlbedge_rate_limited_created")
+                    }
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert len(workers) == 2, log.read_text()[-3000:]
+        games = httpx.get(f"{url}/v1/games", params={"date": SLATE_DAY.isoformat()}).json()["games"]
+        for game in games[:6]:
+            assert httpx.get(f"{url}/v1/predictions/{game['game_id']}").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert text.count("Application shutdown complete") == 2
+    assert "2 processes" in text

@@ -264,15 +264,16 @@ class _LogGrowth:
 
 
 def _line_search(
-    objective: _LogGrowth, fractions: FloatArray, direction: FloatArray, gradient: FloatArray
-) -> FloatArray | None:
-    """A projected step along ``direction`` with sufficient increase (Armijo), or None if none exists."""
-    value = objective.value(fractions)
+    objective: _LogGrowth, fractions: FloatArray, value: float, direction: FloatArray, gradient: FloatArray
+) -> tuple[FloatArray, float] | None:
+    """A projected step along ``direction`` with sufficient increase (Armijo) from ``fractions``
+    (where the objective is ``value``): the new stakes and their value, or None if none exists."""
     step = 1.0
     for _ in range(_LINE_SEARCH_HALVINGS):
         candidate = np.maximum(fractions + step * direction, 0.0)
-        if objective.value(candidate) >= value + _ARMIJO * float(gradient @ (candidate - fractions)):
-            return candidate
+        reached = objective.value(candidate)
+        if reached >= value + _ARMIJO * float(gradient @ (candidate - fractions)):
+            return candidate, reached
         step *= 0.5
     return None
 
@@ -288,30 +289,47 @@ def _newton_direction(curvature: FloatArray, gradient: FloatArray) -> FloatArray
 def _maximise(objective: _LogGrowth, start: FloatArray) -> FloatArray:
     """The stakes ``f >= 0`` maximising ``objective``, by projected Newton from a feasible start."""
     fractions = start.copy()
+    previous = b""
+    value: float | None = None  # the objective at ``fractions``, once known
     for _ in range(_NEWTON_STEPS):
+        # A step is a function of the stakes alone: back, to the last bit, where the last step
+        # began (a line search that found only its starting point), every step left would land
+        # here again.
+        state = fractions.tobytes()
+        if state == previous:
+            break
+        previous = state
         gradient, curvature, safe = objective.derivatives(fractions)
         # Bets at zero that would gain only from a negative stake stay out of the Newton system.
         free = (fractions > _AT_ZERO) | (gradient > 0.0)
         fractions = np.where(free, fractions, 0.0)
         if not free.any():
             break
-        block = np.ix_(free, free)
+        if free.all():  # the usual case: no sub-system to cut out
+            block_curvature, block_safe = curvature, safe
+        else:
+            block = np.ix_(free, free)
+            block_curvature, block_safe = curvature[block], safe[block]
         direction = np.zeros_like(fractions)
-        newton = _newton_direction(curvature[block], gradient[free])
+        newton = _newton_direction(block_curvature, gradient[free])
         if newton is None:  # the sampled curvature is not definite here: use the safe one
-            newton = _newton_direction(safe[block], gradient[free])
+            newton = _newton_direction(block_safe, gradient[free])
         direction[free] = gradient[free] if newton is None else newton
         # The Newton decrement estimates the growth still to gain; below float noise, take the
         # full step (quadratic convergence makes it exact to the last bits) and stop.
         if float(gradient @ direction) <= _DECREMENT:
             fractions = np.maximum(fractions + direction, 0.0)
             break
-        moved = _line_search(objective, fractions, direction, gradient)
+        # The value where the search starts: that of the last step's end, unless a stake was set
+        # to zero above.
+        if value is None or fractions.tobytes() != state:
+            value = objective.value(fractions)
+        moved = _line_search(objective, fractions, value, direction, gradient)
         if moved is None:  # a Newton step spoilt by the projection: fall back to steepest ascent
-            moved = _line_search(objective, fractions, np.where(free, gradient, 0.0), gradient)
+            moved = _line_search(objective, fractions, value, np.where(free, gradient, 0.0), gradient)
         if moved is None:
             break
-        fractions = moved
+        fractions, value = moved
     return np.where(fractions <= _AT_ZERO, 0.0, fractions)
 
 
@@ -485,10 +503,42 @@ def size_slate(slate: pl.DataFrame, bankroll: float, policy: StakingPolicy | Non
     method, before the Kelly fraction and caps), ``fraction`` (the final stake over the bankroll),
     ``stake`` (currency, a multiple of ``stake_unit``) and ``reason`` (null for a bet placed, else a
     :class:`DropReason` value), in the input's row order. The steps are in the module notes.
+
+    The work is split so a backtest can do all but the last step for every slate of a season at
+    once: :func:`screen_slate` (edges, one side per market, the reason a bet is dropped),
+    :func:`slate_kelly` (the full Kelly fractions of the chosen bets), :func:`cap_slate` (Kelly
+    fraction, per-bet and per-game caps) and :func:`slate_stakes` (the exposure cap and the
+    rounding: the only step that reads the bankroll).
     """
     policy = policy or StakingPolicy()
     if not (math.isfinite(bankroll) and bankroll >= 0.0):
         raise ValueError(f"bankroll must be a finite amount >= 0, got {bankroll!r}")
+    frame = screen_slate(slate, policy)
+    chosen = frame["reason"].is_null().to_numpy()
+    full = np.zeros(frame.height)
+    if chosen.any():
+        probability = frame["probability"].cast(pl.Float64).to_numpy()
+        odds = frame["odds"].cast(pl.Float64).to_numpy()
+        full[chosen] = slate_kelly(probability[chosen], odds[chosen], policy)
+    frame = cap_slate(frame, full, policy)
+    stake = slate_stakes(frame["capped"].to_numpy(), bankroll, policy.max_exposure, policy.stake_unit)
+    frame = frame.with_columns(stake=pl.Series(stake, dtype=pl.Float64)).with_columns(
+        reason=pl.when(pl.col("reason").is_null() & (pl.col("stake") <= 0.0))
+        .then(pl.lit(DropReason.BELOW_UNIT.value))
+        .otherwise(pl.col("reason")),
+        fraction=pl.col("stake") / bankroll if bankroll > 0.0 else pl.lit(0.0),
+    )
+    return frame.select(*slate.columns, *_ADDED_COLUMNS)
+
+
+def screen_slate(slate: pl.DataFrame, policy: StakingPolicy) -> pl.DataFrame:
+    """The slate checked, with ``decimal_odds``, ``edge``, ``kelly`` and ``reason`` (null for a
+    bet to be sized): no price, no edge, below ``min_edge``, or the other side of its market has
+    the larger edge (the first row on a tie).
+
+    Rows are compared only within their game and market, so the rows of many slates (games that
+    are never in two slates) can be screened in one call.
+    """
     _check_slate(slate)
     group = ["game_id", "market"]
     odds = slate["odds"].cast(pl.Float64).to_numpy()
@@ -505,7 +555,7 @@ def size_slate(slate: pl.DataFrame, bankroll: float, policy: StakingPolicy | Non
         pl.when(eligible).then(pl.col("edge")).otherwise(None).rank("ordinal", descending=True).over(group)
         == 1
     )
-    frame = frame.with_columns(
+    return frame.with_columns(
         reason=pl.when(pl.col("edge").is_null())
         .then(pl.lit(DropReason.NO_PRICE.value))
         .when(pl.col("edge") <= 0.0)
@@ -516,25 +566,37 @@ def size_slate(slate: pl.DataFrame, bankroll: float, policy: StakingPolicy | Non
         .then(pl.lit(DropReason.OTHER_SIDE.value))
         .otherwise(None)
     )
-    chosen = frame["reason"].is_null().to_numpy()
-    full = np.zeros(frame.height)
-    if chosen.any():
-        if policy.method == "simultaneous":
-            full[chosen] = simultaneous_kelly(
-                probability[chosen],
-                odds[chosen],
-                max_exact=policy.max_exact,
-                n_scenarios=policy.n_scenarios,
-                seed=policy.seed,
-            )
-        else:
-            full[chosen] = np.asarray(kelly_fraction(probability[chosen], odds[chosen]))
+
+
+def slate_kelly(probability: FloatArray, odds: FloatArray, policy: StakingPolicy) -> FloatArray:
+    """Full Kelly fractions of one slate's chosen bets by the policy's method (before its caps)."""
+    if policy.method == "simultaneous":
+        return simultaneous_kelly(
+            probability, odds, max_exact=policy.max_exact, n_scenarios=policy.n_scenarios, seed=policy.seed
+        )
+    return np.asarray(kelly_fraction(probability, odds))
+
+
+def single_kelly(probability: FloatArray, odds: FloatArray) -> FloatArray:
+    """Each bet's own full Kelly fraction, element by element, computed exactly as
+    :func:`simultaneous_kelly` computes the stake of a slate with one bettable bet (and
+    :func:`kelly_fraction` that of any bet): the same numbers for many one-bet slates at once."""
+    p, b = _slate_inputs(probability, odds)
+    return np.maximum(p - (1.0 - p) / b, 0.0)
+
+
+def cap_slate(frame: pl.DataFrame, full: FloatArray, policy: StakingPolicy) -> pl.DataFrame:
+    """``frame`` (:func:`screen_slate`'s) with ``kelly_slate`` (``full``) and ``capped``: the Kelly
+    fraction of it, capped per bet and then per game (the bets of one game scaled down together).
+
+    Caps are per bet and per game, so the rows of many slates can be capped in one call.
+    """
     per_bet = pl.min_horizontal(
         pl.col("kelly_slate") * policy.kelly_fraction, pl.lit(policy.max_stake_per_bet)
     )
     game_total = pl.col("capped").sum().over("game_id")
-    frame = (
-        frame.with_columns(kelly_slate=pl.Series(full))
+    return (
+        frame.with_columns(kelly_slate=pl.Series(full, dtype=pl.Float64))
         .with_columns(capped=per_bet)
         .with_columns(
             capped=pl.when(game_total > policy.max_stake_per_game)
@@ -542,16 +604,17 @@ def size_slate(slate: pl.DataFrame, bankroll: float, policy: StakingPolicy | Non
             .otherwise(pl.col("capped"))
         )
     )
-    exposure = float(frame["capped"].sum())
-    scale = policy.max_exposure / exposure if exposure > policy.max_exposure else 1.0
-    units = (pl.col("capped") * scale * bankroll / policy.stake_unit * (1.0 + _ROUNDING_SLACK)).floor()
-    frame = frame.with_columns(stake=units * policy.stake_unit).with_columns(
-        reason=pl.when(pl.col("reason").is_null() & (pl.col("stake") <= 0.0))
-        .then(pl.lit(DropReason.BELOW_UNIT.value))
-        .otherwise(pl.col("reason")),
-        fraction=pl.col("stake") / bankroll if bankroll > 0.0 else pl.lit(0.0),
-    )
-    return frame.select(*slate.columns, *_ADDED_COLUMNS)
+
+
+def slate_stakes(capped: FloatArray, bankroll: float, max_exposure: float, stake_unit: float) -> FloatArray:
+    """Stakes in currency of one slate's capped fractions: the slate scaled down to
+    ``max_exposure`` of the bankroll, each stake rounded down to a multiple of ``stake_unit``."""
+    # The slate's exposure is added up row after row (the order the slate's rows come in), so
+    # the same slate always gets the same scale to the last bit.
+    exposure = float(np.add.accumulate(capped)[-1]) if capped.size else 0.0
+    scale = max_exposure / exposure if exposure > max_exposure else 1.0
+    units = np.floor(capped * scale * bankroll / stake_unit * (1.0 + _ROUNDING_SLACK))
+    return units * stake_unit
 
 
 def recommend_stakes(

@@ -22,13 +22,15 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="API processes on the port (default MLBEDGE_SERVE_WORKERS, 1)."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Serve predictions, recommendations and models over HTTP; GET /ready answers 200 once it can serve."""
     import uvicorn
 
-    from mlbedge.serving.app import create_app
-    from mlbedge.serving.limits import uvicorn_options
+    from mlbedge.serving.processes import serve_workers, uvicorn_config
 
     settings = settings_for(home)
     # MLflow's client retries a dead server for minutes by default; the API has its disk cache
@@ -38,20 +40,24 @@ def serve(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a server log, not a terminal
     bind_host = host or settings.serve_host
     bind_port = port or settings.serve_port
-    console.print(f"mlbedge API on http://{bind_host}:{bind_port} (docs at /docs, metrics at /metrics)")
+    processes = workers or settings.serve_workers
+    console.print(
+        f"mlbedge API on http://{bind_host}:{bind_port} (docs at /docs, metrics at /metrics)"
+        + (f", {processes} processes" if processes > 1 else "")
+    )
+    if processes > 1:
+        # The workers read their settings from the environment: they must know they are several.
+        os.environ["MLBEDGE_SERVE_WORKERS"] = str(processes)
+        raise typer.Exit(
+            serve_workers(bind_host, bind_port, processes, log_level=log_level, access_log=access_log)
+        )
     # uvicorn shuts down gracefully on SIGTERM, then hands the signal to the handler it found: this
     # one exits normally, so the exit hooks stop the embedded PostgreSQL and Redis of the default.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_level=log_level,
-        access_log=access_log,
-        loop="auto",
-        lifespan="on",
-        **uvicorn_options(settings),  # header deadline, proxy trust
+    config = uvicorn_config(
+        settings, log_level=log_level, access_log=access_log, host=bind_host, port=bind_port
     )
+    uvicorn.Server(config).run()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

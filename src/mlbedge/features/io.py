@@ -116,6 +116,29 @@ def read_inputs(
         where = sql.SQL(" WHERE season <= %s")
         params.append(max_season)
     games = copy_frame(conn, sql.SQL("(SELECT * FROM curated.games{}) g").format(where), GAME_COLUMNS, params)
+    lines, quotes, splits_frame = _read_snapshots(conn, line_games, with_splits=True)
+    return FeatureInputs(
+        games=games,
+        pinnacle_lines=lines,
+        quotes=quotes,
+        splits=splits_frame,
+        players=read_player_inputs(conn, max_season=max_season),
+    )
+
+
+def read_price_inputs(
+    conn: psycopg.Connection, line_games: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The price snapshots of ``line_games`` alone, as :func:`read_inputs` reads them: Pinnacle line
+    snapshots and live quotes (None before live quotes can be linked to games)."""
+    lines, quotes, _ = _read_snapshots(conn, line_games, with_splits=False)
+    return lines, quotes
+
+
+def _read_snapshots(
+    conn: psycopg.Connection, line_games: Sequence[str] | None, *, with_splits: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
+    """Pinnacle lines, live quotes and (``with_splits``) live splits, of ``line_games`` when given."""
     line_filter = sql.SQL("")
     line_params: list[object] = []
     if line_games is not None:
@@ -142,7 +165,7 @@ def read_inputs(
                 market.QUOTE_SCHEMA,
                 line_params,
             )
-        if _has_table(conn, "staging.pregame_splits"):
+        if with_splits and _has_table(conn, "staging.pregame_splits"):
             splits_frame = copy_frame(
                 conn,
                 sql.SQL(
@@ -152,13 +175,7 @@ def read_inputs(
                 splits.SPLITS_SCHEMA,
                 line_params,
             )
-    return FeatureInputs(
-        games=games,
-        pinnacle_lines=lines,
-        quotes=quotes,
-        splits=splits_frame,
-        players=read_player_inputs(conn, max_season=max_season),
-    )
+    return lines, quotes, splits_frame
 
 
 _GAME_FACT_SQL = {

@@ -1,9 +1,11 @@
 """The FastAPI application: ``create_app()`` wires the routes, the error answers and the metrics.
 
-At startup (the lifespan) the serving state is built, the champions are loaded once, and the
-garbage collector's view of everything built so far is frozen (``gc.freeze``): the long-lived
-objects (models, layouts, pools) are then never rescanned, which keeps collection pauses out of
-the latency tail.
+At startup (the lifespan) the serving state is built, the champions are loaded once, their ready
+answers are warmed in the background (:mod:`mlbedge.serving.ready`, served by
+:mod:`mlbedge.serving.fast` in front of the routes), with several processes each follows the
+others' reloads (:mod:`mlbedge.serving.reloads`), and the garbage collector's view of everything
+built so far is frozen (``gc.freeze``): the long-lived objects (models, layouts, pools) are then
+never rescanned, which keeps collection pauses out of the latency tail.
 
 Errors a client can cause are 4xx with a sentence naming the id or field; a dependency that is
 down (PostgreSQL, Redis and its fallback together, the registry) or a missing champion is a 503
@@ -12,6 +14,7 @@ saying which. Nothing a client sends produces a 500.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -25,9 +28,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mlbedge
 from mlbedge.serving.dependencies import DatabaseUnavailableError, ServingState, rate_limit
+from mlbedge.serving.fast import ReadyAnswerMiddleware
 from mlbedge.serving.limits import BodyLimitMiddleware
 from mlbedge.serving.metrics import ApiMetrics, LatencyMiddleware
 from mlbedge.serving.models import NoChampionError, RegistryUnavailableError
+from mlbedge.serving.reloads import follow_reloads, warm_in_background
 from mlbedge.serving.responses import json_response
 from mlbedge.serving.routers import admin, alerts, bets, close, games, health, predictions, recommendations
 from mlbedge.serving.routers import models as models_router
@@ -123,12 +128,16 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
         owned = app.state.serving is None
         if owned:
             app.state.serving = await run_in_threadpool(ServingState.start, settings, metrics=metrics)
+        serving: ServingState = app.state.serving
+        warm_in_background(serving, serving.models.current)
+        follower = asyncio.create_task(follow_reloads(serving)) if serving.reloads is not None else None
         gc.collect()
         gc.freeze()
         try:
             yield
         finally:
-            serving: ServingState = app.state.serving
+            if follower is not None:
+                follower.cancel()
             await serving.limiter.close()
             if owned:
                 serving.close()
@@ -158,6 +167,8 @@ def create_app(settings: Settings | None = None, *, state: ServingState | None =
     from mlbedge.serving.dashboard import router as dashboard_router  # the HTML page at /
 
     app.include_router(dashboard_router, **limited)
+    # Innermost of the middlewares: bodies arrive through the limits, latency is measured outside.
+    app.add_middleware(ReadyAnswerMiddleware, api=app, batch_max=settings.serve_batch_max)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.serve_max_body_bytes,

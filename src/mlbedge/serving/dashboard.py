@@ -233,8 +233,8 @@ def _alerts_panel(alerts: list[Any]) -> str:
 def slate(state: ServingState, day: date, bankroll: float) -> dict[str, Any]:
     """The page's numbers for ``day``: games, predictions, recommendations, alerts, notices."""
     from mlbedge.monitoring.alerts import list_alerts
+    from mlbedge.serving.answers import to_predictions
     from mlbedge.serving.predict import predict_rows
-    from mlbedge.serving.routers.predictions import to_predictions
     from mlbedge.serving.routers.recommendations import recommend_slate
     from mlbedge.serving.slate import game_status, games_on, offered_prices
     from mlbedge.serving.slate_cards import starters

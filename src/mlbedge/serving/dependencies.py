@@ -19,20 +19,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import redis
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.serving.metrics import ApiMetrics
-from mlbedge.serving.models import CLOSE_POINTER_FILE, ModelHolder, RegistryUnavailableError
+from mlbedge.serving.models import CLOSE_POINTER_FILE, ModelHolder, RegistryUnavailableError, ReloadSignal
 from mlbedge.serving.ratelimit import Decision, RateLimiter, client_key, key_digest
+from mlbedge.serving.ready import ReadyAnswers
 from mlbedge.settings import Settings
 from mlbedge.store.base import OnlineStore
+from mlbedge.store.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+# The scope key under which the prediction routes' fast path leaves the rate-limit decision it made
+# (:mod:`mlbedge.serving.fast`): a request it hands on is not counted twice.
+RATE_DECISION = "mlbedge.rate_limit"
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -65,6 +71,8 @@ class ServingState:
     # The move models (predicted close, close strategy): their own holder, so a target without a
     # champion there never touches the markets' readiness or answers.
     close_models: ModelHolder | None = None
+    ready: ReadyAnswers | None = None
+    reloads: ReloadSignal | None = None
     _models_cache: tuple[float, Any] | None = field(default=None, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -102,9 +110,10 @@ class ServingState:
             timeout_seconds=settings.store_timeout_seconds,
             retry_seconds=settings.store_retry_seconds,
         )
+        store = online_store(settings)
         state = cls(
             settings=settings,
-            store=online_store(settings),
+            store=store,
             pool=pool,
             models=ModelHolder(settings, targets),
             limiter=limiter,
@@ -113,6 +122,8 @@ class ServingState:
             database_url=url,
             api_keys=configured_keys(settings),
             close_models=ModelHolder(settings, close_targets(settings), pointer=CLOSE_POINTER_FILE),
+            ready=ready_answers(settings, store, limiter),
+            reloads=reload_signal(settings, store),
         )
         if load_models:
             state.models.load()
@@ -189,6 +200,25 @@ class ServingState:
         self.pool.close()
 
 
+def ready_answers(settings: Settings, store: OnlineStore, limiter: RateLimiter) -> ReadyAnswers | None:
+    """Ready answers beside the store's slates (:mod:`mlbedge.serving.ready`), when they are on
+    (``serve_ready_answers``) and the store is one Redis (a cluster spreads a request's keys)."""
+    primary = getattr(store, "primary", store)
+    if not settings.serve_ready_answers or not isinstance(primary, RedisStore):
+        return None
+    if not isinstance(primary.client, redis.Redis):
+        return None
+    return ReadyAnswers(primary, limiter)
+
+
+def reload_signal(settings: Settings, store: OnlineStore) -> ReloadSignal | None:
+    """With several API processes (``serve_workers``), the stamp by which a reload reaches them all."""
+    primary = getattr(store, "primary", store)
+    if settings.serve_workers < 2 or not isinstance(primary, RedisStore):
+        return None
+    return ReloadSignal(primary.client, settings.store_key_prefix)  # type: ignore[arg-type]
+
+
 async def get_state(request: Request) -> ServingState:
     """The app's serving state."""
     return request.app.state.serving  # type: ignore[no-any-return]
@@ -228,9 +258,13 @@ def _enforce(state: ServingState, decision: Decision) -> None:
 
 
 async def rate_limit(request: Request) -> None:
-    """Count the request against its client's limit; 429 with ``Retry-After`` when over it."""
+    """Count the request against its client's limit; 429 with ``Retry-After`` when over it. A
+    request the fast path already counted (:data:`RATE_DECISION`) is judged by that count."""
     state: ServingState = request.app.state.serving
-    _enforce(state, await state.limiter.check(_client(request)))
+    decision = request.scope.get(RATE_DECISION)
+    if decision is None:
+        decision = await state.limiter.check(_client(request))
+    _enforce(state, decision)
 
 
 _bets_key = APIKeyHeader(

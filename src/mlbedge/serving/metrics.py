@@ -72,6 +72,8 @@ class ApiMetrics:
             ["target", "name"],
             registry=self.registry,
         )
+        self._redis_reads = self.store_reads.labels("redis")
+        self._per_market: dict[str, Any] = {}
         self.model_info = Gauge(
             "mlbedge_model_info",
             "1 for the model served per target, with its version, feature set and source as labels.",
@@ -100,7 +102,14 @@ class ApiMetrics:
             self.store_reads.labels("postgres").inc()
             self.store_fallbacks.inc()
         else:
-            self.store_reads.labels("redis").inc()
+            self._redis_reads.inc()
+
+    def count_predictions(self, market: str, n: int) -> None:
+        """Count ``n`` game predictions of ``market`` served."""
+        counter = self._per_market.get(market)
+        if counter is None:  # labelled children are looked up once: the hot path only adds
+            counter = self._per_market[market] = self.predictions.labels(market)
+        counter.inc(n)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from typing import Any
 import httpx
 import numpy as np
 import numpy.typing as npt
+import redis
 from mlflow.exceptions import MlflowException
 
 from mlbedge.settings import Settings
@@ -344,3 +346,34 @@ class ModelHolder:
         """Serve ``models`` (tests and tools that built a set themselves)."""
         with self._reload_lock:
             self._current = models
+
+
+_REDIS_ERRORS = (redis.RedisError, ConnectionError, OSError)
+
+
+class ReloadSignal:
+    """The stamp of the last reload, shared by every process of one store namespace."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.key = f"{{{prefix}}}:serving:reload"
+        self.seen: bytes | None = None
+
+    def read(self) -> bytes | None:
+        """The current stamp (None: none yet, or Redis did not answer)."""
+        try:
+            value = self.client.get(self.key)
+        except _REDIS_ERRORS as exc:
+            log.warning("reload stamp unreadable: %s", exc)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    def publish(self) -> None:
+        """A new stamp: every other process reloads (this one already has)."""
+        stamp = uuid.uuid4().hex.encode()
+        try:
+            self.client.set(self.key, stamp)
+        except _REDIS_ERRORS as exc:
+            log.warning("reload not announced to the other API processes: %s", exc)
+            return
+        self.seen = stamp

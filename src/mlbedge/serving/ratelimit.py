@@ -31,7 +31,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
-_SCRIPT = """
+# One request counted against KEYS[1] in a window of ARGV[1] ms: ``count`` and ``ttl`` (ms left).
+_COUNT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -41,8 +42,24 @@ if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {count, ttl}
 """
+_SCRIPT = _COUNT + "return {count, ttl}\n"
+# The count (when ARGV[2] is '1') and, in the same round trip, the fields ARGV[4..3+n] of the
+# hash KEYS[2] (n = ARGV[3]) and the values of KEYS[3..]: {count, ttl, fields, values}.
+_COUNT_AND_READ = (
+    "local count, ttl = 0, 0\nif ARGV[2] == '1' then\n"
+    + _COUNT.replace("local count", "count").replace("local ttl", "ttl")
+    + """end
+local n = tonumber(ARGV[3])
+local fields = {}
+for i = 1, n do
+  fields[i] = ARGV[3 + i]
+end
+local entries = n > 0 and redis.call('HMGET', KEYS[2], unpack(fields)) or {}
+local values = #KEYS > 2 and redis.call('MGET', unpack(KEYS, 3)) or {}
+return {count, ttl, entries, values}
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,7 @@ class RateLimiter:
         self._timeout = timeout_seconds
         self._client: aioredis.Redis | None = None
         self._script: object | None = None
+        self._read_script: object | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paused_until = 0.0
 
@@ -106,13 +124,18 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._loop = loop
-            self._client = aioredis.Redis.from_url(
+            # A blocking pool: under a burst a check waits its turn for a connection instead of
+            # failing (which would read as "Redis unreachable" and pause the checks).
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self._url,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
                 max_connections=64,
+                timeout=self._timeout * 4,
             )
+            self._client = aioredis.Redis(connection_pool=pool)
             self._script = self._client.register_script(_SCRIPT)
+            self._read_script = self._client.register_script(_COUNT_AND_READ)
         return self._client
 
     async def check(self, client: str) -> Decision:
@@ -132,6 +155,32 @@ class RateLimiter:
             return Decision(True, 0, self.limit, 0.0, checked=False)
         count = int(count)
         return Decision(count <= self.limit, count, self.limit, max(int(ttl_ms), 0) / 1000.0)
+
+    async def check_and_read(
+        self, client: str, hash_key: str, fields: list[str], keys: list[str]
+    ) -> tuple[Decision, list[bytes | None], list[bytes | None]] | None:
+        """:meth:`check` of ``client`` and, in the same round trip, ``HMGET hash_key fields`` and
+        ``MGET keys`` (all keys of one Redis: not for a cluster). None when Redis did not answer
+        (the checks then pause as :meth:`check`'s do): the caller asks again the slow way."""
+        if time.monotonic() < self._paused_until:
+            return None
+        counted = self.limit > 0
+        try:
+            self._redis()
+            count, ttl_ms, entries, values = await self._read_script(  # type: ignore[operator]
+                keys=[f"{self.prefix}:ratelimit:{client}", hash_key, *keys],
+                args=[self.window_ms, "1" if counted else "0", len(fields), *fields],
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+            log.warning("rate limiter: Redis unreachable, letting requests through: %s", exc)
+            self._paused_until = time.monotonic() + self.retry_seconds
+            return None
+        if not counted:
+            decision = Decision(True, 0, 0, 0.0, checked=False)
+        else:
+            count = int(count)
+            decision = Decision(count <= self.limit, count, self.limit, max(int(ttl_ms), 0) / 1000.0)
+        return decision, list(entries), list(values)
 
     async def admin_blocked(self, client: str, limit: int) -> int | None:
         """Seconds until ``client`` may try the admin token again, or None when it may now.
@@ -163,5 +212,5 @@ class RateLimiter:
     async def close(self) -> None:
         """Close the connection pool."""
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
             self._client = None

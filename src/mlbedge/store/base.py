@@ -28,7 +28,11 @@ class StoreUnavailableError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class FeatureRow:
-    """One game's features as served: identity, cutoff, feature set, and values in ``names`` order."""
+    """One game's features as served: identity, cutoff, feature set, and values in ``names`` order.
+
+    ``token``: the slate version the row was read from (the online store's), None for a row read
+    from elsewhere (PostgreSQL): what is derived from the row may be kept under that version.
+    """
 
     game_id: str
     date: date
@@ -36,6 +40,7 @@ class FeatureRow:
     feature_set_version: str
     names: tuple[str, ...]
     values: tuple[Value, ...]
+    token: str | None = None
 
     def __getitem__(self, name: str) -> Value:
         try:

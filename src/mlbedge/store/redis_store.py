@@ -6,6 +6,7 @@ Key layout (``P`` is the key prefix, ``D`` an ISO date, ``T`` a slate token)::
     {P}:games         hash  game id -> D              (which slate a game is in)
     {P}:schemas       hash  schema id -> layout       (feature names and dtypes, stored once)
     {P:D}:T:<game id> string: the game's blob, with a TTL
+    {P:D}:T:<kind>:<key>:<game id>   what a reader derived from that blob (serving's ready answers)
 
 The braces are Redis Cluster hash tags: every blob of one date lives in one slot (a slate is one
 MGET on one node) and different dates spread over the cluster; the three catalogue hashes share
@@ -80,6 +81,11 @@ class Keys:
     def blob(self, day: str, token: str, game_id: str) -> str:
         """The key of one game's blob in the slate version ``token`` of date ``day``."""
         return f"{{{self.prefix}:{day}}}:{token}:{game_id}"
+
+    def derived(self, day: str, token: str, kind: str, key: str, game_id: str) -> str:
+        """The key of something of ``kind`` derived (under ``key``) from one game's blob of the slate
+        version ``token``: in the date's slot, beside the blob, and of that version only."""
+        return f"{{{self.prefix}:{day}}}:{token}:{kind}:{key}:{game_id}"
 
     def patterns(self) -> tuple[str, str]:
         """SCAN patterns that match every key of the namespace (braces are literal in globs)."""
@@ -506,7 +512,36 @@ class RedisStore:
             feature_set_version=slate.version,
             names=names,
             values=tuple(values[1:]),  # type: ignore[arg-type]
+            token=slate.token,
         )
+
+    def learn_slates(self) -> int:
+        """Read every slate entry into this process's caches (one ``HGETALL``), so that the next
+        reads of any stored game know its date and token; returns the slates known."""
+        try:
+            entries = self.client.hgetall(self.keys.slates)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailableError(f"{self.backend} store: listing slates failed: {exc}") from exc
+        for raw_day, raw in entries.items():
+            iso = raw_day.decode()
+            cached = self._slates.get(iso)
+            slate = cached if cached is not None and cached.raw == raw else self._parse(iso, raw)
+            self._slates[iso] = slate
+            for game_id in slate.games:
+                self._day_of[game_id] = iso
+        return len(entries)
+
+    def located(self, game_id: str) -> tuple[str, bytes, str] | None:
+        """Where the last reads found ``game_id``, from this process's caches (no round trip): its
+        date (ISO), the raw slate entry of that date and its token; None when not known here.
+        A caller must check the entry is still the current one (``HMGET`` of :attr:`Keys.slates`)."""
+        iso = self._day_of.get(game_id)
+        if iso is None:
+            return None
+        slate = self._slates.get(iso)
+        if slate is None or game_id not in slate.position:
+            return None
+        return iso, slate.raw, slate.token
 
     # ------------------------------------------------------------------------------------------
     # operations

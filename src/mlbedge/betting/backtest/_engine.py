@@ -1,4 +1,9 @@
-"""The engine: round by round, a context from the past, the strategy's bets checked, settled and measured."""
+"""The engine: round by round, a context from the past, the strategy's bets checked, settled and measured.
+
+:class:`ModelStrategy` itself takes the fast path of :mod:`._vectorised` (every round decided at
+once but for the bankroll, the same bets to the last bit); any other strategy, and a run that
+watches its rounds, is called round by round here.
+"""
 
 from __future__ import annotations
 
@@ -20,22 +25,21 @@ from mlbedge.betting.backtest._inputs import (
 from mlbedge.betting.backtest._result import (
     _OPTIONAL_BET_COLUMNS,
     BET_COLUMNS,
+    ROUND_SCHEMA,
     SETTLED_COLUMNS,
     SETTLED_SCHEMA,
     BacktestResult,
+    BetRefused,
+    settle_placed,
 )
 from mlbedge.betting.backtest._strategy import Context, Strategy, empty_bets
-from mlbedge.betting.settlement import settle_frame
+from mlbedge.betting.backtest._vectorised import plans_rounds, run_planned
 from mlbedge.domain.markets import A_SIDES, B_SIDES
 from mlbedge.features.asof import TIMESTAMP, game_clock
 from mlbedge.features.prices import offered_quotes
 
 # ----------------------------------------------------------------------------------------------
 # the engine
-
-
-class BetRefused(ValueError):
-    """A strategy returned a bet it could not have placed at that moment."""
 
 
 def _check_bets(bets: pl.DataFrame, context: Context) -> pl.DataFrame:
@@ -109,15 +113,7 @@ def _check_bets(bets: pl.DataFrame, context: Context) -> pl.DataFrame:
 
 def _settle(placed: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
     """Placed bets with ``result``, ``profit`` and ``result_observed_at`` (settled from the scores)."""
-    joined = placed.join(results, on="game_id", how="left")
-    # settle_frame wants the run-line handicap of the side bet on; quotes carry the home one.
-    flipped = pl.when((pl.col("market") == "runline") & (pl.col("side") == "away")).then(-pl.col("line"))
-    settled = settle_frame(
-        joined.with_columns(_bet_line=flipped.otherwise(pl.col("line")))
-        .rename({"line": "_quoted_line"})
-        .rename({"_bet_line": "line"})
-    )
-    return settled.drop("line").rename({"_quoted_line": "line"}).select(SETTLED_COLUMNS)
+    return settle_placed(placed, results).select(SETTLED_COLUMNS)
 
 
 class _History:
@@ -166,6 +162,24 @@ def run_backtest(
         clock.select("game_id", "result_observed_at"), on="game_id", how="left"
     )
 
+    if on_round is None and plans_rounds(strategy):
+        bets, round_frame = run_planned(strategy, schedule, features, quotes, results, bankroll)
+    else:
+        bets, round_frame = _walk(strategy, schedule, features, quotes, results, bankroll, on_round)
+    bets = closing_line_value(bets, closing_quotes(games, inputs.snapshots))
+    return BacktestResult(bets, round_frame, bankroll, time.perf_counter() - started)
+
+
+def _walk(
+    strategy: Strategy,
+    schedule: pl.DataFrame,
+    features: pl.DataFrame,
+    quotes: pl.DataFrame,
+    results: pl.DataFrame,
+    bankroll: float,
+    on_round: Callable[[Context, pl.DataFrame], None] | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Round by round: a context, the strategy's bets checked and settled; the bets and the rounds."""
     by_round = {k[0]: v for k, v in schedule.partition_by("as_of", as_dict=True, maintain_order=True).items()}
     features_by_round = {k[0]: v for k, v in features.partition_by("as_of", as_dict=True).items()}
     quotes_by_round = {k[0]: v.drop("as_of") for k, v in quotes.partition_by("as_of", as_dict=True).items()}
@@ -220,15 +234,7 @@ def run_backtest(
             }
         )
     bets = pl.concat(placed) if placed else pl.DataFrame(schema=SETTLED_SCHEMA)
-    bets = closing_line_value(bets, closing_quotes(games, inputs.snapshots))
-    round_frame = pl.DataFrame(
-        rounds,
-        schema={
-            "as_of": TIMESTAMP, "date": pl.Date, "games": pl.Int64, "quotes": pl.Int64, "bets": pl.Int64,
-            "staked": pl.Float64, "bankroll": pl.Float64, "pending_stake": pl.Float64,
-        },
-    )  # fmt: skip
-    return BacktestResult(bets, round_frame, bankroll, time.perf_counter() - started)
+    return bets, pl.DataFrame(rounds, schema=ROUND_SCHEMA)
 
 
 def _check_cutoff(features: pl.DataFrame, clock: pl.DataFrame, cutoff_minutes: int) -> None:

@@ -13,7 +13,7 @@ from mlbedge.domain.markets import A_SIDES
 from mlbedge.domain.odds import fair_two_way
 from mlbedge.features import prices
 from mlbedge.features.asof import game_clock
-from mlbedge.features.io import copy_frame, read_features, read_inputs
+from mlbedge.features.io import copy_frame, read_features, read_price_inputs
 from mlbedge.features.opening import OPEN_INPUTS, with_open_inputs
 from mlbedge.features.prices import OFFER_SCHEMA, OPENING_COLUMNS, SBRO_BOOK
 from mlbedge.games.schema import games_columns
@@ -145,10 +145,9 @@ def load_inputs(
     features = read_features(conn, seasons=[season])
     if features.is_empty():
         raise LookupError(f"season {season} has no stored features; run `mlbedge features build`")
-    prices = read_inputs(conn, max_season=season, line_games=games["game_id"].to_list())
-    snapshots = market_snapshots(
-        games, pinnacle_lines=prices.pinnacle_lines, quotes=prices.quotes, cutoff_minutes=cutoff
-    )
+    # Only the games' own price snapshots: the rest of the feature inputs is not read here.
+    pinnacle_lines, quotes = read_price_inputs(conn, games["game_id"].to_list())
+    snapshots = market_snapshots(games, pinnacle_lines=pinnacle_lines, quotes=quotes, cutoff_minutes=cutoff)
     return BacktestInputs(games, features, snapshots, cutoff)
 
 

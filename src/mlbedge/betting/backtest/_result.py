@@ -18,6 +18,7 @@ from mlbedge.betting.metrics import (
     roi,
     roi_ci,
 )
+from mlbedge.betting.settlement import settle_frame
 from mlbedge.domain.markets import MARKETS
 from mlbedge.features.asof import TIMESTAMP
 from mlbedge.scoring import none_if_nan as _none_if_nan
@@ -49,6 +50,37 @@ SETTLED_SCHEMA: dict[str, pl.DataType] = {
     "profit": pl.Float64(),
     "result_observed_at": TIMESTAMP,
 }
+
+# One row per round of the engine.
+ROUND_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": TIMESTAMP,
+    "date": pl.Date(),
+    "games": pl.Int64(),
+    "quotes": pl.Int64(),
+    "bets": pl.Int64(),
+    "staked": pl.Float64(),
+    "bankroll": pl.Float64(),
+    "pending_stake": pl.Float64(),
+}
+
+
+class BetRefused(ValueError):
+    """A strategy returned a bet it could not have placed at that moment."""
+
+
+def settle_placed(placed: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
+    """Placed bets (``game_id, market, side, line, odds, stake``, ``line`` the quote's: the total or
+    the HOME handicap) with ``result``, ``profit`` and ``result_observed_at``, settled from
+    ``results`` (``game_id, home_score, away_score, result_observed_at``), in their order."""
+    joined = placed.join(results, on="game_id", how="left", maintain_order="left")
+    # settle_frame wants the run-line handicap of the side bet on; quotes carry the home one.
+    flipped = pl.when((pl.col("market") == "runline") & (pl.col("side") == "away")).then(-pl.col("line"))
+    settled = settle_frame(
+        joined.with_columns(_bet_line=flipped.otherwise(pl.col("line")))
+        .rename({"line": "_quoted_line"})
+        .rename({"_bet_line": "line"})
+    )
+    return settled.drop("line").rename({"_quoted_line": "line"})
 
 
 @dataclass

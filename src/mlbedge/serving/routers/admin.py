@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Depends, Response
 
 from mlbedge.serving.dependencies import ServingState, get_state, require_admin
-from mlbedge.serving.models import RegistryUnavailableError
+from mlbedge.serving.reloads import reload_champions
 from mlbedge.serving.responses import error_docs, json_response
 from mlbedge.serving.schemas import ReloadChange, ReloadResponse
 
@@ -22,17 +22,11 @@ router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
 )
 def reload_models(state: ServingState = Depends(get_state)) -> Response:
     """Load each target's current champion from the MLflow registry and swap the served set in one
-    step: requests in flight finish on the models they started with. 503 (nothing changed) when
-    the registry does not answer."""
+    step: requests in flight finish on the models they started with (and, with several API
+    processes, each of the others follows within ``serve_reload_poll_seconds``). 503 (nothing
+    changed) when the registry does not answer."""
     started = time.perf_counter()
-    try:
-        before, after = state.models.reload()
-    except RegistryUnavailableError:
-        state.metrics.reloads.labels("registry_unavailable").inc()
-        raise
-    state.metrics.reloads.labels("ok").inc()
-    state.metrics.record_models(after, state.targets)
-    state.forget_models_cache()
+    before, after = reload_champions(state, announce=True)
     changes = []
     for target in state.targets:
         old, new = before.models.get(target), after.models.get(target)

@@ -4,104 +4,26 @@ No ``from __future__ import annotations`` here: the batch route's body type is b
 (its size bound comes from the settings), and FastAPI must see it as an object, not a string.
 """
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Response
 from pydantic import BaseModel
 
+from mlbedge.serving.answers import to_predictions
 from mlbedge.serving.dependencies import ServingState, get_state
-from mlbedge.serving.predict import SIDES, BatchPrediction, edge, predict_rows
+from mlbedge.serving.models import ModelSet
+from mlbedge.serving.predict import predict_rows
 from mlbedge.serving.responses import VALIDATION_DOCS, error_docs, json_response
 from mlbedge.serving.schemas import (
     EXAMPLE_GAME_ID,
     GAME_ID_PATTERN,
     BatchPredictionResponse,
-    MarketPrediction,
-    ModelRef,
     Prediction,
-    SidePrediction,
     batch_request_model,
 )
 from mlbedge.store.base import ReadResult
 
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def to_predictions(
-    batch: BatchPrediction, degraded: bool, read: ReadResult | None = None
-) -> list[Prediction]:
-    """Response models of a batch, one per row, in the rows' order. With ``read`` (the read the
-    rows came from) each game says where its features were read; else ``degraded`` says it."""
-    columns: list[tuple[Any, ModelRef, list[float], list[float], list[float], list[float], list[float]]] = []
-    for block in batch.markets:
-        ref = ModelRef(
-            name=block.model.name,
-            version=block.model.version,
-            feature_set_version=block.model.feature_set_version,
-        )
-        p_b = 1.0 - block.p_a
-        columns.append(
-            (
-                block.market,
-                ref,
-                block.line.tolist(),
-                block.p_a.tolist(),
-                block.market_a.tolist(),
-                edge(block.p_a, block.market_a).tolist(),
-                edge(p_b, 1.0 - block.market_a).tolist(),
-            )
-        )
-    completeness = batch.completeness.tolist()
-    out = []
-    for i, row in enumerate(batch.rows):
-        source = (
-            read.source_of(row.game_id) if read is not None else ("postgres" if degraded else "online_store")
-        )
-        markets = []
-        unavailable = dict(batch.unavailable)
-        for market, ref, lines, p_a, m_a, edge_a, edge_b in columns:
-            p = p_a[i]
-            if not math.isfinite(p):
-                unavailable[market] = "the model gave no probability for this game"
-                continue
-            m = _finite(m_a[i])
-            side_a, side_b = SIDES[market]
-            markets.append(
-                MarketPrediction(
-                    market=market,
-                    line=_finite(lines[i]),
-                    model=ref,
-                    sides=[
-                        SidePrediction(
-                            side=side_a, probability=p, market_probability=m, edge=_finite(edge_a[i])
-                        ),
-                        SidePrediction(
-                            side=side_b,
-                            probability=1.0 - p,
-                            market_probability=None if m is None else 1.0 - m,
-                            edge=_finite(edge_b[i]),
-                        ),
-                    ],
-                )
-            )
-        out.append(
-            Prediction(
-                game_id=row.game_id,
-                date=row.date,
-                as_of=row.as_of,
-                feature_set_version=row.feature_set_version,
-                feature_completeness=float(np.clip(completeness[i], 0.0, 1.0)),
-                degraded=source == "postgres",
-                features_source=source,
-                markets=markets,
-                unavailable=unavailable,
-            )
-        )
-    return out
+__all__ = ["build_router", "to_predictions"]
 
 
 def _read(state: ServingState, game_ids: list[str]) -> ReadResult:
@@ -110,13 +32,19 @@ def _read(state: ServingState, game_ids: list[str]) -> ReadResult:
     return result
 
 
+def _keep(state: ServingState, models: ModelSet, result: ReadResult, predictions: list[Prediction]) -> None:
+    """Keep the answers just computed from the online store's rows ready for the next request."""
+    if state.ready is not None:
+        state.ready.remember(models, result.rows, predictions)
+
+
 def _count(state: ServingState, predictions: list[Prediction]) -> None:
     per_market: dict[str, int] = {}
     for prediction in predictions:
         for market in prediction.markets:
             per_market[market.market] = per_market.get(market.market, 0) + 1
     for market, n in per_market.items():
-        state.metrics.predictions.labels(market).inc(n)
+        state.metrics.count_predictions(market, n)
 
 
 def build_router(batch_max: int) -> APIRouter:
@@ -150,6 +78,7 @@ def build_router(batch_max: int) -> APIRouter:
                 detail=f"game {game_id} not found: no features for it in the online store",
             )
         predictions = to_predictions(predict_rows(models, result.rows), result.degraded, result)
+        _keep(state, models, result, predictions)
         _count(state, predictions)
         return json_response(predictions[0])
 
@@ -169,6 +98,7 @@ def build_router(batch_max: int) -> APIRouter:
         ids: list[str] = body.game_ids  # type: ignore[attr-defined]
         result = _read(state, ids)
         predictions = to_predictions(predict_rows(models, result.rows), result.degraded, result)
+        _keep(state, models, result, predictions)
         by_id = {p.game_id: p for p in predictions}
         ordered = [by_id[g] for g in ids if g in by_id]
         _count(state, ordered)
