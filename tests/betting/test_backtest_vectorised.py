@@ -10,14 +10,27 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
+import psycopg
 from polars.testing import assert_frame_equal
+from psycopg import sql
 
-from mlbedge.betting.backtest import BacktestInputs, BacktestResult, Context, ModelStrategy, run_backtest
+from mlbedge.betting.backtest import (
+    GAMES_SCHEMA,
+    BacktestInputs,
+    BacktestResult,
+    Context,
+    ModelStrategy,
+    market_snapshots,
+    run_backtest,
+)
 from mlbedge.betting.backtest._vectorised import plans_rounds
 from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.features.io import copy_frame
 from mlbedge.skill import Gate
-from tests.betting.conftest import POLICY, Run2016, Season2016
+from tests.betting.conftest import CUTOFF, POLICY, Run2016, Season2016, build_window_features
 
 
 def _same(fast: BacktestResult, reference: BacktestResult) -> None:
@@ -50,6 +63,52 @@ def test_fast_path_places_the_round_by_round_bets(season_2016: Season2016, run_2
     _same(fast, reference)
 
 
+def _first_weeks(whole: BacktestInputs) -> BacktestInputs:
+    """The window's first half (quicker to bet round by round)."""
+    games = whole.games.filter(pl.col("date") <= date(2016, 7, 6))
+    return BacktestInputs(
+        games,
+        whole.features.join(games.select("game_id"), on="game_id", how="semi"),
+        whole.snapshots.join(games.select("game_id"), on="game_id", how="semi"),
+        whole.cutoff_minutes,
+    )
+
+
+class _Constant:
+    """A model giving every game the same probability: sides offered at the same price by the
+    same book then tie on edge and book, and the order the rule leaves them in is the only one."""
+
+    def __init__(self, feature_names: list[str]) -> None:
+        self.feature_names = feature_names
+
+    def predict_many(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        return np.full(np.asarray(x).shape[0], 0.56)
+
+
+def test_fast_path_keeps_the_rules_order_of_tied_sides(season_2016: Season2016, loaded_db_url: str) -> None:
+    """A week of 2015 (no start times: one round per date and home time zone, a dozen games each,
+    every price SBRO's open) with every home side and every over at 0.56: slates hold many bets at
+    the same edge and book, and simultaneous Kelly sizes them in the order the rule's sort left
+    them in for the round. The fast path places the same bets in the same order, to the cent."""
+    with psycopg.connect(loaded_db_url) as conn:
+        games = copy_frame(
+            conn,
+            sql.SQL("(SELECT * FROM curated.games WHERE date BETWEEN %s AND %s) g"),
+            GAMES_SCHEMA,
+            [date(2015, 7, 6), date(2015, 7, 12)],
+        ).sort("date", "game_id")
+    assert games["start_time_utc"].null_count() == games.height
+    features = build_window_features(season_2016.feature_inputs, games["game_id"].to_list())
+    inputs = BacktestInputs(games, features, market_snapshots(games, cutoff_minutes=CUTOFF), CUTOFF)
+    models = {"moneyline": _Constant(["ml_home_prob"]), "total": _Constant(["total_line", "target_line"])}
+    strategy = ModelStrategy(models, POLICY)
+    fast = run_backtest(inputs, strategy)
+    reference = run_backtest(inputs, lambda context: strategy(context))
+    tied = reference.bets.filter(pl.struct("as_of", "edge", "book").is_duplicated())
+    assert tied["as_of"].n_unique() >= 5, "no round with tied bets: the test would not test the ties"
+    _same(fast, reference)
+
+
 def test_fast_path_with_gates_independent_kelly_and_a_tight_cap(season_2016: Season2016) -> None:
     """Gates (one market closed, one blended with the price), capped edges, each bet's own Kelly and
     a 5% exposure cap that pending stakes fill: still the round-by-round bets to the last bit."""
@@ -60,14 +119,7 @@ def test_fast_path_with_gates_independent_kelly_and_a_tight_cap(season_2016: Sea
     }
     policy = StakingPolicy(method="independent", max_exposure=0.05, stake_unit=0.01, min_edge=0.01)
     strategy = ModelStrategy(season_2016.models, policy, gates=gates, max_edge=0.04)
-    whole = season_2016.inputs
-    first_weeks = whole.games.filter(pl.col("date") <= date(2016, 7, 6))  # half the window: quicker
-    inputs = BacktestInputs(
-        first_weeks,
-        whole.features.join(first_weeks.select("game_id"), on="game_id", how="semi"),
-        whole.snapshots.join(first_weeks.select("game_id"), on="game_id", how="semi"),
-        whole.cutoff_minutes,
-    )
+    inputs = _first_weeks(season_2016.inputs)
     fast = run_backtest(inputs, strategy)
     reference = run_backtest(inputs, lambda context: strategy(context))
     assert reference.bets.height >= 50 and set(reference.bets["market"]) == {"moneyline", "total"}

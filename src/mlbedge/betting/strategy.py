@@ -67,9 +67,6 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 }
 # Columns of the offers carried through to the candidates and bets when present.
 PASSTHROUGH: tuple[str, ...] = ("observed_at", "as_of")
-# The order of the sides handed to the staking policy (:meth:`BetRule.best_prices`).
-ORDER: tuple[str, ...] = ("edge", "book", "game_id", "market", "side")
-ORDER_DESCENDING: tuple[bool, ...] = (True, False, False, False, False)
 
 
 @dataclass(frozen=True)
@@ -128,13 +125,8 @@ class BetRule:
 
     @staticmethod
     def best_prices(candidates: pl.DataFrame) -> pl.DataFrame:
-        """Per game, market and side the book with the largest edge; ties go to the first book by name.
-
-        The rows come largest edge first; equal edges are ordered by book, game, market and side
-        (one row per side and book), so the slate handed to the staking policy is the same
-        whatever order the offers came in: simultaneous Kelly sees its bets in one order.
-        """
-        return candidates.sort(list(ORDER), descending=list(ORDER_DESCENDING)).unique(
+        """Per game, market and side the book with the largest edge; ties go to the first book by name."""
+        return candidates.sort(["edge", "book"], descending=[True, False]).unique(
             ["game_id", "market", "side"], keep="first", maintain_order=True
         )
 

@@ -10,7 +10,9 @@ final score alone.
 
 So this path computes all of that for every round of the season in a handful of frame operations,
 with the very functions the round-by-round path calls (:func:`model_probabilities`,
-:meth:`BetRule.candidates`, :meth:`BetRule.best_prices`' order, :func:`screen_slate`,
+:meth:`BetRule.candidates`, :meth:`BetRule.best_prices`' order -- a round where two sides that may
+be bet tie on edge and book is built from its own frame as that path builds it, since the rule's
+sort leaves such ties in the order it finds them --, :func:`screen_slate`,
 :func:`slate_kelly` -- one solve per slate of several bets; a slate of one bet is closed form --,
 :func:`cap_slate`, :func:`settle_frame`), and then walks the rounds in order with numpy alone: the
 bankroll and the pending stake at the round's start (the same sums over the same arrays as the
@@ -23,6 +25,7 @@ strategy of any other kind, or a run that watches its rounds (``on_round``), tak
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeGuard
 
 import numpy as np
@@ -41,10 +44,13 @@ from mlbedge.betting.backtest._result import (
 from mlbedge.betting.backtest._strategy import ModelStrategy, model_probabilities
 from mlbedge.betting.kelly import cap_slate, screen_slate, single_kelly, slate_kelly, slate_stakes
 from mlbedge.betting.settlement import Result
-from mlbedge.betting.strategy import _NO_ROOM, ORDER, ORDER_DESCENDING
+from mlbedge.betting.strategy import _NO_ROOM
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+# A side whose edge is this close to the minimum counts as one that may be bet when looking for
+# ties (the staking policy recomputes the edge, which may differ in the last bits).
+_TIE_SLACK = 1e-9
 
 
 def plans_rounds(strategy: object) -> TypeGuard[ModelStrategy]:
@@ -82,10 +88,39 @@ def _slates(
     worth = sides.group_by("as_of").agg((pl.col("edge") > floor).any().alias("worth")).filter("worth")
     best = (
         sides.filter(pl.col("as_of").is_in(worth["as_of"].implode()))
-        .sort(["as_of", *ORDER], descending=[False, *ORDER_DESCENDING])
+        .sort(["as_of", "edge", "book"], descending=[False, True, False], maintain_order=True)
         .unique(["game_id", "market", "side"], keep="first", maintain_order=True)
     )
+    # The rule orders a slate by edge and book only. Where two sides that may be bet share both,
+    # the order they reach the staking policy in (simultaneous Kelly's input, the bets' order) is
+    # whatever the rule's sort leaves them in for that round's own frame: such a round is built
+    # exactly as the round-by-round path builds it.
+    eligible = best.filter(pl.col("edge") > floor - _TIE_SLACK)
+    tied = eligible.filter(pl.struct("as_of", "edge", "book").is_duplicated())["as_of"].unique().sort()
+    if tied.len():
+        columns = best.columns
+        rebuilt = [
+            _round_slate(strategy, quotes, features, as_of).select(columns) for as_of in tied.to_list()
+        ]
+        best = pl.concat([best.filter(~pl.col("as_of").is_in(tied.implode())), *rebuilt]).sort(
+            "as_of", maintain_order=True
+        )
     return screen_slate(best.drop("edge", "observed_at"), rule.policy)
+
+
+def _round_slate(
+    strategy: ModelStrategy, quotes: pl.DataFrame, features: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """One round's best prices, from that round's own quotes and features, as the strategy
+    builds them when called for the round."""
+    moment = pl.lit(as_of).cast(quotes.schema["as_of"])
+    priced = model_probabilities(
+        strategy.models,
+        quotes.filter(pl.col("as_of") == moment).drop("as_of"),
+        features.filter(pl.col("as_of") == moment),
+    )
+    best = strategy.rule.best_prices(strategy.rule.candidates(priced))
+    return best.with_columns(as_of=moment)
 
 
 def _kelly(slates: pl.DataFrame, starts: IntArray, strategy: ModelStrategy) -> FloatArray:
