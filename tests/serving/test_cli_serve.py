@@ -26,6 +26,8 @@ def test_mlbedge_serve_answers_ready_then_predicts(
         "MLBEDGE_STORE_KEY_PREFIX": online.prefix,
         "MLBEDGE_MLFLOW_TRACKING_URI": registered.tracking_uri,
         "MLBEDGE_MODEL_NAME_PREFIX": registered.prefix,
+        # The session's other apps count their requests under the same key prefix and address.
+        "MLBEDGE_RATE_LIMIT_REQUESTS": "100000",
     }
     command = [
         str(Path(sys.executable).with_name("mlbedge")),
@@ -80,6 +82,8 @@ def test_mlbedge_serve_workers_share_the_port_and_stop_together(
         "MLBEDGE_STORE_KEY_PREFIX": online.prefix,
         "MLBEDGE_MLFLOW_TRACKING_URI": registered.tracking_uri,
         "MLBEDGE_MODEL_NAME_PREFIX": registered.prefix,
+        # The session's other apps count their requests under the same key prefix and address.
+        "MLBEDGE_RATE_LIMIT_REQUESTS": "100000",
     }
     command = [str(Path(sys.executable).with_name("mlbedge")), "serve", "--port", str(port), "--workers", "2",
                "--home", str(tmp_path)]  # fmt: skip
