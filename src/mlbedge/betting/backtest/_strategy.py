@@ -113,6 +113,14 @@ def model_probabilities(
     return pl.concat(frames)
 
 
+def rule_bets(rule: BetRule | CloseRule, priced: pl.DataFrame, context: Context) -> pl.DataFrame:
+    """A round's bets by ``rule`` on its priced quotes: the same for both strategies."""
+    decision = rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
+    if decision.bets.is_empty():
+        return empty_bets()
+    return decision.bets.select(*BET_COLUMNS, "probability", "edge")
+
+
 class ModelStrategy:
     """Bet where a model's probability beats an offered price, by the one betting rule.
 
@@ -149,11 +157,9 @@ class ModelStrategy:
         """The round's bets."""
         if context.quotes.is_empty():
             return empty_bets()
-        priced = model_probabilities(self.models, context.quotes, context.features)
-        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
-        if decision.bets.is_empty():
-            return empty_bets()
-        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
+        return rule_bets(
+            self.rule, model_probabilities(self.models, context.quotes, context.features), context
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,8 +249,6 @@ class CloseStrategy:
         """The round's bets."""
         if context.quotes.is_empty():
             return empty_bets()
-        priced = move_probabilities(self.models, context.quotes, context.features)
-        decision = self.rule.decide(priced, context.bankroll, pending_stake=context.pending_stake)
-        if decision.bets.is_empty():
-            return empty_bets()
-        return decision.bets.select(*BET_COLUMNS, "probability", "edge")
+        return rule_bets(
+            self.rule, move_probabilities(self.models, context.quotes, context.features), context
+        )
