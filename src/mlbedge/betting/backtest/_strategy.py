@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -87,27 +87,35 @@ def empty_history() -> pl.DataFrame:
     return closing_line_value(pl.DataFrame(schema=SETTLED_SCHEMA), pl.DataFrame(schema=_CLOSE_SCHEMA))
 
 
-def model_probabilities(
-    models: Mapping[str, ProbabilityModel], quotes: pl.DataFrame, features: pl.DataFrame
-) -> pl.DataFrame:
-    """``quotes`` of the modelled markets with ``p_a``: the model's probability of side a (home,
-    over) at the quote's own line (the model's ``target_line`` input)."""
-    frames = []
-    for name, model in models.items():
-        rows = quotes.filter(pl.col("market") == name)
+def _predicted_quotes(
+    models: Mapping[str, ProbabilityModel], quotes: pl.DataFrame, features: pl.DataFrame, kind: str
+) -> Iterator[tuple[str, pl.DataFrame, npt.NDArray[np.float64]]]:
+    """Per modelled market: its quotes joined to their games' feature rows, each predicted by the
+    market's model at the quote's own line (the model's ``target_line`` input)."""
+    for market, model in models.items():
+        rows = quotes.filter(pl.col("market") == market)
         if rows.is_empty():
             continue
         rows = rows.join(features, on="game_id", how="inner", suffix="_feature")
         if rows.is_empty():
             continue
         rows = rows.with_columns(target_line=pl.col("line"))
-        present = set(rows.columns)
-        absent = [c for c in model.feature_names if c not in present]
+        absent = [c for c in model.feature_names if c not in rows.columns]
         if absent:
-            raise ValueError(f"the {name} model reads input(s) the features lack: {absent[:5]}")
-        inputs = rows.select(pl.col(model.feature_names).cast(pl.Float64))
-        p = np.asarray(model.predict_many(inputs.to_numpy()), dtype=np.float64)
-        frames.append(rows.select(*QUOTE_COLUMNS).with_columns(p_a=pl.Series(p, dtype=pl.Float64)))
+            raise ValueError(f"the {market} {kind} reads input(s) the features lack: {absent[:5]}")
+        x = rows.select(pl.col(model.feature_names).cast(pl.Float64)).to_numpy()
+        yield market, rows, np.asarray(model.predict_many(x), dtype=np.float64)
+
+
+def model_probabilities(
+    models: Mapping[str, ProbabilityModel], quotes: pl.DataFrame, features: pl.DataFrame
+) -> pl.DataFrame:
+    """``quotes`` of the modelled markets with ``p_a``: the model's probability of side a (home,
+    over) at the quote's own line (the model's ``target_line`` input)."""
+    frames = [
+        rows.select(*QUOTE_COLUMNS).with_columns(p_a=pl.Series(p, dtype=pl.Float64))
+        for _, rows, p in _predicted_quotes(models, quotes, features, "model")
+    ]
     if not frames:
         return pl.DataFrame(schema={**_quote_schema(), "p_a": pl.Float64()})
     return pl.concat(frames)
@@ -182,19 +190,7 @@ def move_probabilities(
     frames = []
     # The offer's cutoff travels with it where the caller has one (the API's bets name it).
     kept = [*QUOTE_COLUMNS, *(["as_of"] if "as_of" in quotes.columns else [])]
-    for market, model in models.items():
-        rows = quotes.filter(pl.col("market") == market)
-        if rows.is_empty():
-            continue
-        rows = rows.join(features, on="game_id", how="inner", suffix="_feature")
-        if rows.is_empty():
-            continue
-        rows = rows.with_columns(target_line=pl.col("line"))
-        absent = [c for c in model.feature_names if c not in rows.columns]
-        if absent:
-            raise ValueError(f"the {market} move model reads input(s) the rows lack: {absent[:5]}")
-        x = rows.select(pl.col(model.feature_names).cast(pl.Float64)).to_numpy()
-        move = np.asarray(model.predict_many(x), dtype=np.float64)
+    for market, rows, move in _predicted_quotes(models, quotes, features, "move model"):
         logit, line = OPEN_REFERENCE[market]
         frames.append(
             rows.select(

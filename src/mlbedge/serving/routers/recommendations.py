@@ -9,6 +9,7 @@ import polars as pl
 from fastapi import APIRouter, Depends, Query, Response
 
 from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.betting.strategy import Decision
 from mlbedge.betting.verdict import describe_bets
 from mlbedge.serving.close import CLOSE_TARGETS
 from mlbedge.serving.dependencies import ServingState, get_state
@@ -106,23 +107,18 @@ def recommend_slate(
         gates={m: g.as_gate(m) for m, g in gates.items()} if gated else None,
         max_edge=state.settings.recommend_max_edge if gated else None,
     )
-    bets = _bets(slate.bets)
-    total = float(sum(b.stake for b in bets))
-    body = RecommendationsResponse(
-        date=day,
-        bankroll=bankroll,
-        limits=_limits(policy),
-        games=len(rows),
-        candidates=slate.candidates.height,
-        bets=bets,
-        total_stake=total,
-        exposure=min(total / bankroll, 1.0),
-        degraded=read.degraded,
-        unavailable=dict(models.unavailable),
-        gates=gates,
-        gates_applied=gated,
+    return _response(
+        "outcome",
+        day,
+        bankroll,
+        policy,
+        len(rows),
+        slate,
+        read.degraded,
+        dict(models.unavailable),
+        gates,
+        gated,
     )
-    return body
 
 
 def recommend_close_slate(
@@ -159,20 +155,38 @@ def recommend_close_slate(
         gates={m: g.as_gate(m) for m, g in gates.items()} if gated else None,
         max_edge=state.settings.recommend_max_edge if gated else None,
     )
+    unavailable = {m: models.unavailable[t] for m, t in CLOSE_TARGETS.items() if t in models.unavailable}
+    return _response(
+        "close", day, bankroll, policy, len(rows), slate, read.degraded, unavailable, gates, gated
+    )
+
+
+def _response(
+    strategy: Literal["outcome", "close"],
+    day: date,
+    bankroll: float,
+    policy: StakingPolicy,
+    n_games: int,
+    slate: Decision,
+    degraded: bool,
+    unavailable: dict[str, str],
+    gates: dict[str, MarketGate],
+    gated: bool,
+) -> RecommendationsResponse:
+    """One answer for either strategy: the sized bets in words, their total and the exposure."""
     bets = _bets(slate.bets)
     total = float(sum(b.stake for b in bets))
-    unavailable = {m: models.unavailable[t] for m, t in CLOSE_TARGETS.items() if t in models.unavailable}
     return RecommendationsResponse(
         date=day,
-        strategy="close",
+        strategy=strategy,
         bankroll=bankroll,
         limits=_limits(policy),
-        games=len(rows),
+        games=n_games,
         candidates=slate.candidates.height,
         bets=bets,
         total_stake=total,
         exposure=min(total / bankroll, 1.0),
-        degraded=read.degraded,
+        degraded=degraded,
         unavailable=unavailable,
         gates=gates,
         gates_applied=gated,
