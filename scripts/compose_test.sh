@@ -34,6 +34,7 @@
 set -Eeuo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/packages.sh
 REPO=$PWD
 STARTED=$(date +%s)
 
@@ -66,16 +67,6 @@ step() {
     log "== $STEP"
 }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        echo "compose-test: need root to run: $*" >&2
-        return 1
-    fi
-}
 
 # ---------------------------------------------------------------------------------------------
 # cleanup: always runs; takes the stack down, stops the helpers this script started.
@@ -136,12 +127,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null || die "missing ${need[*]} and no apt-get: install them first"
-    log "installing ${need[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_packages compose-test "${need[@]}" || die "could not install ${need[*]}"
 [ "$(id -u)" -eq 0 ] || die "podman runs rootful here (debootstrap and the socket need root): run as root"
 
 mkdir -p "$WORK"

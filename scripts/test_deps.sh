@@ -12,6 +12,7 @@
 # PostgreSQL as user postgres over 127.0.0.1 without a password (or to MLBEDGE_TEST_PG_URL):
 # when this script installs PostgreSQL itself, it allows exactly that in pg_hba.conf.
 set -euo pipefail
+source "$(dirname "$0")/packages.sh"
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)
@@ -25,26 +26,7 @@ if ! command -v pg_ctlcluster >/dev/null && [ -z "${MLBEDGE_TEST_PG_URL:-}" ]; t
   fresh_pg=1
 fi
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    echo "test_deps: need root to run: $*" >&2
-    return 1
-  fi
-}
-
-if [ ${#need[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "test_deps: missing ${need[*]} and no apt-get: install them, then run make test again" >&2
-    exit 1
-  fi
-  echo "test_deps: installing ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_packages test_deps "${need[@]}" || exit 1
 
 if [ -z "${MLBEDGE_TEST_PG_URL:-}" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   version=$(ls /etc/postgresql | sort -n | tail -1)
