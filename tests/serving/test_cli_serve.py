@@ -14,11 +14,9 @@ import httpx
 from tests.serving.conftest import SLATE_DAY, Online, Registered, ServingDb, free_port
 
 
-def test_mlbedge_serve_answers_ready_then_predicts(
-    serving_db: ServingDb, online: Online, registered: Registered, tmp_path: Path
-) -> None:
-    port = free_port()
-    env = {
+def _serve_env(serving_db: ServingDb, online: Online, registered: Registered) -> dict[str, str]:
+    """The environment of a ``mlbedge serve`` child on the session's database, store and models."""
+    return {
         **os.environ,
         "MLBEDGE_DATABASE_URL": serving_db.url,
         "MLBEDGE_REDIS_URL": online.url,
@@ -29,6 +27,13 @@ def test_mlbedge_serve_answers_ready_then_predicts(
         # The session's other apps count their requests under the same key prefix and address.
         "MLBEDGE_RATE_LIMIT_REQUESTS": "100000",
     }
+
+
+def test_mlbedge_serve_answers_ready_then_predicts(
+    serving_db: ServingDb, online: Online, registered: Registered, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _serve_env(serving_db, online, registered)
     command = [
         str(Path(sys.executable).with_name("mlbedge")),
         "serve",
@@ -74,17 +79,7 @@ def test_mlbedge_serve_workers_share_the_port_and_stop_together(
     """``--workers 2``: two API processes on one port (both answer, each with its own metrics),
     predictions served, and SIGTERM stops them all, exit code 0."""
     port = free_port()
-    env = {
-        **os.environ,
-        "MLBEDGE_DATABASE_URL": serving_db.url,
-        "MLBEDGE_REDIS_URL": online.url,
-        "MLBEDGE_STORE_BACKEND": "redis",
-        "MLBEDGE_STORE_KEY_PREFIX": online.prefix,
-        "MLBEDGE_MLFLOW_TRACKING_URI": registered.tracking_uri,
-        "MLBEDGE_MODEL_NAME_PREFIX": registered.prefix,
-        # The session's other apps count their requests under the same key prefix and address.
-        "MLBEDGE_RATE_LIMIT_REQUESTS": "100000",
-    }
+    env = _serve_env(serving_db, online, registered)
     command = [str(Path(sys.executable).with_name("mlbedge")), "serve", "--port", str(port), "--workers", "2",
                "--home", str(tmp_path)]  # fmt: skip
     log = tmp_path / "serve.log"
