@@ -48,6 +48,8 @@ from mlbedge.training.dataset import at_the_open as inputs_at_the_open
 from mlbedge.training.targets import get_target, label_frame
 from mlbedge.training.trainer import fit_target
 from tests.betting.conftest import CUTOFF, LABELS, POLICY, Recorder, Season2016
+from tests.betting.poison import poison_games, poison_lines, with_scores
+from tests.features.oracle import observation_times
 
 POISON_FROM = date(2016, 7, 8)
 MARGIN = 0.02
@@ -172,47 +174,21 @@ def test_a_closed_gate_stops_its_market(season_2016: Season2016, close_run: Clos
 
 
 def _poisoned(season_2016: Season2016, rng: np.random.Generator) -> BacktestInputs:
-    """Every closing line scrambled, every result from POISON_FROM on replaced, every Pinnacle
-    snapshot after its game's local midnight re-priced, an absurd one injected a second after it,
-    and the rows at the open rebuilt from those inputs."""
+    """Every closing line and SBRO run line scrambled, every result from POISON_FROM on replaced,
+    every Pinnacle snapshot after its game's local midnight re-priced, an absurd one injected a
+    second after it, and the rows at the open rebuilt from those inputs. Each game's midnight comes
+    from the independent clock (tests/features/oracle.py), not the product's."""
     fi = season_2016.feature_inputs
     window = season_2016.window
-    n = window.height
-    late = pl.col("date") >= POISON_FROM
-    games = window.with_columns(
-        home_ml_close=pl.Series(rng.choice([-250, -120, 110, 240], n)),
-        away_ml_close=pl.Series(rng.choice([-230, -105, 115, 210], n)),
-        total_close=pl.Series(rng.choice([6.5, 7.0, 11.5], n)),
-        over_odds_close=pl.Series(rng.choice([-140, 120], n)),
-        under_odds_close=pl.Series(rng.choice([-140, 120], n)),
-        home_score=pl.when(late).then(pl.Series(rng.integers(0, 15, n))).otherwise(pl.col("home_score")),
-        away_score=pl.when(late).then(pl.Series(rng.integers(0, 15, n))).otherwise(pl.col("away_score")),
-    )
+    games = poison_games(window, rng, POISON_FROM)
     opens = (
         window.select("game_id", "pin_game_no")
-        .join(game_clock(window.lazy(), CUTOFF).collect().select("game_id", "day_start"), on="game_id")
+        .join(observation_times(window, CUTOFF).select("game_id", "day_start"), on="game_id")
         .drop_nulls()
         .select(pl.col("pin_game_no").cast(pl.Int64), pl.col("day_start").alias("cut"))
     )
-    lines = fi.pinnacle_lines.join(opens, on="pin_game_no", how="left")
-    after = pl.col("cut").is_not_null() & (pl.col("observed_at") > pl.col("cut"))
-    m = lines.height
-    lines = lines.with_columns(
-        home_ml=pl.when(after).then(pl.Series(rng.choice([-300, 250], m))).otherwise(pl.col("home_ml")),
-        away_ml=pl.when(after).then(pl.Series(rng.choice([260, -280], m))).otherwise(pl.col("away_ml")),
-        total=pl.when(after).then(pl.lit(12.5)).otherwise(pl.col("total")),
-    )
-    extra = (
-        opens.with_columns(observed_at=pl.col("cut") + pl.duration(seconds=1))
-        .join(fi.pinnacle_lines.group_by("pin_game_no").agg(pl.all().last()), on="pin_game_no", how="inner")
-        .with_columns(home_ml=pl.lit(-400), away_ml=pl.lit(320), total=pl.lit(3.5))
-    )
-    lines = pl.concat([lines.drop("cut"), extra.select(lines.drop("cut").columns)], how="vertical_relaxed")
-    all_games = fi.games.join(games.select("game_id", "home_score", "away_score"), on="game_id", how="left")
-    all_games = all_games.with_columns(
-        home_score=pl.coalesce("home_score_right", "home_score"),
-        away_score=pl.coalesce("away_score_right", "away_score"),
-    ).drop("home_score_right", "away_score_right")
+    lines = poison_lines(fi.pinnacle_lines, opens, rng)
+    all_games = with_scores(fi.games, games)
     poisoned_inputs = replace(fi, games=all_games, pinnacle_lines=lines)
     rows = _open_rows(poisoned_inputs, window["game_id"].to_list())
     snapshots = market_snapshots(games, pinnacle_lines=lines, cutoff_minutes=CUTOFF)

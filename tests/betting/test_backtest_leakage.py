@@ -24,6 +24,7 @@ from mlbedge.betting.backtest import (
 )
 from mlbedge.features.pipeline import FeatureInputs
 from tests.betting.conftest import CUTOFF, POLICY, Recorder, Run2016, Season2016, build_window_features
+from tests.betting.poison import poison_games, poison_lines, with_scores
 
 POISON_FROM = date(2016, 7, 8)  # results of games from this date on are poisoned (a Friday, 15 games)
 BET_KEY = ["as_of", "game_id", "market", "side", "book", "line", "odds", "stake", "probability", "edge"]
@@ -35,45 +36,14 @@ def _poisoned(season_2016: Season2016, rng: np.random.Generator) -> BacktestInpu
     features rebuilt from those inputs."""
     fi: FeatureInputs = season_2016.feature_inputs
     window = season_2016.window
-    n = window.height
-    late = pl.col("date") >= POISON_FROM
-    games = window.with_columns(
-        home_ml_close=pl.Series(rng.choice([-250, -120, 110, 240], n)),
-        away_ml_close=pl.Series(rng.choice([-230, -105, 115, 210], n)),
-        total_close=pl.Series(rng.choice([6.5, 7.0, 11.5], n)),
-        over_odds_close=pl.Series(rng.choice([-140, 120], n)),
-        under_odds_close=pl.Series(rng.choice([-140, 120], n)),
-        home_rl=pl.Series(rng.choice([-1.5, 1.5], n)),
-        home_rl_odds=pl.Series(rng.choice([-200, 170], n)),
-        away_rl_odds=pl.Series(rng.choice([-190, 160], n)),
-        home_score=pl.when(late).then(pl.Series(rng.integers(0, 15, n))).otherwise(pl.col("home_score")),
-        away_score=pl.when(late).then(pl.Series(rng.integers(0, 15, n))).otherwise(pl.col("away_score")),
-    )
+    games = poison_games(window, rng, POISON_FROM)
     cutoffs = (
         window.select("pin_game_no", (pl.col("start_time_utc") - pl.duration(minutes=CUTOFF)).alias("cut"))
         .drop_nulls()
         .with_columns(pl.col("pin_game_no").cast(pl.Int64))
     )
-    lines = fi.pinnacle_lines.join(cutoffs, on="pin_game_no", how="left")
-    after = pl.col("cut").is_not_null() & (pl.col("observed_at") > pl.col("cut"))
-    m = lines.height
-    lines = lines.with_columns(
-        home_ml=pl.when(after).then(pl.Series(rng.choice([-300, 250], m))).otherwise(pl.col("home_ml")),
-        away_ml=pl.when(after).then(pl.Series(rng.choice([260, -280], m))).otherwise(pl.col("away_ml")),
-        total=pl.when(after).then(pl.lit(12.5)).otherwise(pl.col("total")),
-        away_rl_odds=pl.when(after).then(pl.lit(-300)).otherwise(pl.col("away_rl_odds")),
-    )
-    extra = (
-        cutoffs.with_columns(observed_at=pl.col("cut") + pl.duration(seconds=1))
-        .join(fi.pinnacle_lines.group_by("pin_game_no").agg(pl.all().last()), on="pin_game_no", how="inner")
-        .with_columns(home_ml=pl.lit(-400), away_ml=pl.lit(320), total=pl.lit(3.5))
-    )
-    lines = pl.concat([lines.drop("cut"), extra.select(lines.drop("cut").columns)], how="vertical_relaxed")
-    all_games = fi.games.join(games.select("game_id", "home_score", "away_score"), on="game_id", how="left")
-    all_games = all_games.with_columns(
-        home_score=pl.coalesce("home_score_right", "home_score"),
-        away_score=pl.coalesce("away_score_right", "away_score"),
-    ).drop("home_score_right", "away_score_right")
+    lines = poison_lines(fi.pinnacle_lines, cutoffs, rng)
+    all_games = with_scores(fi.games, games)
     # The inputs the base run was built from, games and lines poisoned: every family is rebuilt.
     poisoned_inputs = replace(fi, games=all_games, pinnacle_lines=lines)
     features = build_window_features(poisoned_inputs, window["game_id"].to_list())
