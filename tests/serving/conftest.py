@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -240,6 +241,21 @@ def online(serving_db: ServingDb) -> Iterator[Online]:
             report = materialize(conn, store, seasons=[SEASON])
         assert report.games == serving_db.features.height
         yield Online(REDIS_URL, prefix)
+    finally:
+        store.clear()
+        store.close()
+
+
+@contextmanager
+def stored_rows(name: str, feature_set_version: str, rows: pl.DataFrame) -> Iterator[str]:
+    """A Redis key prefix of its own holding only ``rows`` (cleared after): a slate a test chose."""
+    from mlbedge.store.redis_store import RedisStore
+
+    prefix = f"mlbedge_test_{name}_{uuid.uuid4().hex[:8]}"
+    store = RedisStore.from_url(REDIS_URL, prefix=prefix)
+    try:
+        store.write_batch(feature_set_version, rows)
+        yield prefix
     finally:
         store.clear()
         store.close()

@@ -35,11 +35,9 @@ from mlbedge.betting.backtest import (
 )
 from mlbedge.serving.slate import games_on
 from mlbedge.settings import Settings
-from mlbedge.store.redis_store import RedisStore
 from mlbedge.training.targets import model_columns
 from tests.serving.conftest import (
     FAST,
-    REDIS_URL,
     SEASON,
     SLATE_DAY,
     TRAIN_END,
@@ -47,6 +45,7 @@ from tests.serving.conftest import (
     ServingDb,
     StartingMlflow,
     base_settings,
+    stored_rows,
 )
 
 BANKROLL = 2_500.0
@@ -137,14 +136,8 @@ def open_round(serving_db: ServingDb, close_models: CloseModels) -> pl.DataFrame
 
 @pytest.fixture
 def round_prefix(open_round: pl.DataFrame, serving_db: ServingDb) -> Iterator[str]:
-    prefix = f"mlbedge_test_close_{uuid.uuid4().hex[:8]}"
-    store = RedisStore.from_url(REDIS_URL, prefix=prefix)
-    try:
-        store.write_batch(serving_db.feature_set_version, open_round)
+    with stored_rows("close", serving_db.feature_set_version, open_round) as prefix:
         yield prefix
-    finally:
-        store.clear()
-        store.close()
 
 
 def _settings(make_settings: Callable[..., Settings], close_models: CloseModels, **extra: Any) -> Settings:

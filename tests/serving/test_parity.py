@@ -9,7 +9,6 @@ the backtest engine with the app's own champion models and staking policy.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable, Iterator
 
 import polars as pl
@@ -18,8 +17,7 @@ import pytest
 
 from mlbedge.betting.backtest import BacktestInputs, Context, ModelStrategy, load_inputs, run_backtest
 from mlbedge.settings import Settings
-from mlbedge.store.redis_store import RedisStore
-from tests.serving.conftest import MARKETS, REDIS_URL, SEASON, SLATE_DAY, ServedApp, ServingDb
+from tests.serving.conftest import MARKETS, SEASON, SLATE_DAY, ServedApp, ServingDb, stored_rows
 
 BANKROLL = 2_500.0
 
@@ -37,14 +35,8 @@ def one_round(serving_db: ServingDb) -> pl.DataFrame:
 @pytest.fixture
 def round_prefix(one_round: pl.DataFrame, serving_db: ServingDb) -> Iterator[str]:
     """A Redis key prefix holding only the round's feature rows."""
-    prefix = f"mlbedge_test_parity_{uuid.uuid4().hex[:8]}"
-    store = RedisStore.from_url(REDIS_URL, prefix=prefix)
-    try:
-        store.write_batch(serving_db.feature_set_version, one_round)
+    with stored_rows("parity", serving_db.feature_set_version, one_round) as prefix:
         yield prefix
-    finally:
-        store.clear()
-        store.close()
 
 
 def test_the_backtest_and_the_api_make_the_same_bets(
