@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     train_num_threads: int = Field(
         default=1, ge=0, description="LightGBM threads (0: every core; more help only on an idle machine)."
     )
+    train_jobs: int = Field(
+        default=0,
+        ge=0,
+        description="Boosters of one model fitted at once (its out-of-fold ones and the final one; "
+        "0: the cores LightGBM's threads leave free). The fitted model does not depend on it.",
+    )
     train_model_cache: bool = Field(
         default=True,
         description="Keep walk-forward models under home/cache/models and reuse them when the same rows, "

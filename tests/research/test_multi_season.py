@@ -189,6 +189,9 @@ def test_a_changed_row_misses_the_cache(runs: dict[str, Any], tmp_path: Path) ->
     assert (cache.misses, cache.hits) == (3, 0)
     cache.fit(rows, target, data.feature_names, data.feature_set_version, **FAST)
     assert cache.hits == 1
+    # How many boosters are fitted at once is not part of the fit.
+    cache.fit(rows, target, data.feature_names, data.feature_set_version, **{**FAST, "n_jobs": 1})
+    assert (cache.misses, cache.hits) == (3, 2)
 
 
 def test_cli_runs_the_seasons_and_reuses_its_models(three_seasons: str, tmp_path: Path) -> None:

@@ -185,3 +185,21 @@ def test_runline_model_prices_the_quoted_handicap(training_data) -> None:
     labelled = test.filter(pl.col("y").is_not_null())
     at_line = trained.model.predict_proba(labelled.select(columns))[:, 1]
     assert abs(float(np.mean(at_line)) - float(labelled["y"].mean())) < 0.05
+
+
+def test_boosters_fitted_side_by_side_give_the_same_model(moneyline, columns) -> None:
+    """The out-of-fold boosters and the final one are fitted on several threads at once: the model,
+    its out-of-fold record and its calibration are bit for bit those of one booster at a time."""
+    train = moneyline.filter(pl.col("season") <= 2014)
+    x, y, dates = train.select(columns), train["y"].to_numpy(), train["date"].to_numpy()
+    target = get_target("moneyline")
+    alone = MarketModel.for_target(target, **{**FAST, "n_jobs": 1}).fit(x, y, dates=dates)
+    together = MarketModel.for_target(target, **{**FAST, "n_jobs": 3}).fit(x, y, dates=dates)
+    assert together._workers() == 3 and alone._workers() == 1
+    assert together.booster_.model_to_string() == alone.booster_.model_to_string()
+    assert np.array_equal(together.oof_probability_, alone.oof_probability_)
+    assert [(s.tolist(), b.tolist()) for s, b in together.oof_folds_] == [
+        (s.tolist(), b.tolist()) for s, b in alone.oof_folds_
+    ]
+    assert together.calibration_report_ == alone.calibration_report_
+    assert np.array_equal(together.predict_proba(x)[:, 1], alone.predict_proba(x)[:, 1])

@@ -8,7 +8,8 @@ LightGBM again. A fit is keyed by what determines it:
   ids, dates, labels and every model input, in order), so a corrected game or a rebuilt feature
   gives a new key;
 - the **feature-set version**, the **target**, the **training seasons**;
-- the estimator's **parameters** (every one, defaults included) and the LightGBM version.
+- the estimator's **parameters** (every one, defaults included, but ``n_jobs``, which only says
+  how many boosters are fitted at once) and the LightGBM version.
 
 A key's folder under ``MLBEDGE_HOME/cache/models/<key>/`` holds the serving model's files
 (:meth:`~mlbedge.training.artifact.ServingModel.save`) and ``fit.json`` (which rows were fitted,
@@ -153,6 +154,8 @@ class ModelCache:
         columns = model_columns(list(feature_names), target)
         seasons = sorted(rows["season"].unique().to_list()) if "season" in rows.columns else []
         effective = MarketModel.for_target(target, **params).get_params()
+        # How many boosters are fitted at once does not change the fit.
+        effective.pop("n_jobs", None)
         key = self.key(
             fingerprint(rows, columns),
             target=target.name,

@@ -35,6 +35,7 @@ from mlbedge.settings import Settings, get_settings
 from mlbedge.training.dataset import TrainingData, load_training_data
 from mlbedge.training.targets import Target, model_columns
 from mlbedge.training.trainer import fit_target
+from mlbedge.training.trainer import model_params as settings_params
 from mlbedge.training.walk_forward import day_fold
 
 
@@ -154,7 +155,7 @@ def retrain_target(
             f"only {train.height} labelled games in the window {fold.train_start}..{fold.train_end}"
         )
         return decision
-    params = {"num_threads": settings.train_num_threads, **(model_params or {})}
+    params = {**settings_params(settings), **(model_params or {})}
     trained = fit_target(train, target, data.feature_names, data.feature_set_version, **params)
     decision.train_start, decision.train_end = trained.train_start, trained.train_end
 
