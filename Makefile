@@ -21,12 +21,15 @@ demo: setup
 	MLBEDGE_HOME="$(DEMO_HOME)" $(BIN)/mlbedge demo
 
 # System packages (chromium, chromium-driver, docker-compose, wrk, PostgreSQL, Redis) are
-# installed and the services started by scripts/test_deps.sh when missing.
+# installed and the services started by scripts/test_deps.sh when missing. The tests run on one
+# worker per core (at most 4); a module's tests stay on one worker, so its fixtures are built once.
+# Every test keeps its own databases, Redis key prefix, ports and home, so workers never meet.
+TEST_WORKERS ?= auto
 test: setup
 	bash scripts/test_deps.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadscope
 	bash scripts/feast_env.sh
 
 # The Feast tests alone, in their own virtualenv .venv-feast (built on first use).
