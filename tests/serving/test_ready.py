@@ -165,3 +165,21 @@ def test_a_reload_in_one_process_reaches_the_others(
         assert time.monotonic() - started < 5
         metrics = c2.get("/metrics").text
     assert 'mlbedge_model_reloads_total{result="ok"} 1.0' in metrics
+
+
+def test_stopping_the_api_ends_its_warming_before_the_store_closes(
+    serve: Callable[[Settings], ServedApp], make_settings: Callable[..., Settings], own_slate: RedisStore
+) -> None:
+    """The warming thread writes to the store's Redis client: the API's shutdown stops it and waits
+    for it (bounded) before closing that client, and a stopped API warms nothing more."""
+    app = serve(make_settings(store_key_prefix=own_slate.keys.prefix))
+    ready, models = app.state.ready, app.state.models.current
+    app.stop()
+    assert ready._threads, "the API warmed its answers at startup"
+    assert not any(t.is_alive() for t in ready._threads)
+    kept = _ready_keys(own_slate)
+    if kept:
+        own_slate.client.delete(*kept)
+    ready.warm_in_background(models)
+    assert ready.warm(models) == 0
+    assert not any(t.is_alive() for t in ready._threads) and _ready_keys(own_slate) == []

@@ -195,7 +195,10 @@ class ServingState:
             self._models_cache = None
 
     def close(self) -> None:
-        """Release the store, the pool (the limiter closes in the event loop, see the app)."""
+        """Stop warming ready answers, then release the store and the pool (the limiter closes in
+        the event loop, see the app)."""
+        if self.ready is not None:
+            self.ready.close()
         self.store.close()
         self.pool.close()
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -97,6 +99,25 @@ class ReadyAnswers:
         self.store = store
         self.limiter = limiter
         self._last: tuple[ModelSet, str] | None = None
+        self._closing = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def warm_in_background(self, models: ModelSet) -> None:
+        """:meth:`warm` in a thread of its own (stopped and awaited by :meth:`close`)."""
+        if self._closing.is_set():
+            return
+        self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(target=self.warm, args=(models,), name="ready-answers", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop warming: each warming thread ends after the slate it is on, awaited at most
+        ``timeout`` seconds in all, so the store's client is never closed under a thread writing."""
+        self._closing.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def key(self, models: ModelSet) -> str:
         """:func:`answer_key` of ``models`` (computed once per served set)."""
@@ -172,7 +193,7 @@ class ReadyAnswers:
     def warm(self, models: ModelSet, days: Sequence[date] | None = None) -> int:
         """Build and keep the answers of every slate in the store (or of ``days``), newest first;
         a slate another process is warming is left to it. Returns the answers kept. Never raises."""
-        if not models.models:
+        if not models.models or self._closing.is_set():
             return 0
         key = self.key(models)
         kept = 0
@@ -180,6 +201,8 @@ class ReadyAnswers:
             self.store.learn_slates()  # this process knows where every stored game is
             todo = sorted(self.store.slate_dates(), reverse=True) if days is None else list(days)
             for day in todo:
+                if self._closing.is_set():
+                    break
                 read = self.store.read_slate(day)
                 token = read.rows[0].token if read.rows else None
                 if token is None:

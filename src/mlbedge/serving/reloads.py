@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 from starlette.concurrency import run_in_threadpool
 
@@ -28,9 +27,8 @@ log = logging.getLogger(__name__)
 
 def warm_in_background(state: ServingState, models: ModelSet) -> None:
     """Build ``models``'s ready answers of every slate in a thread of their own."""
-    ready = state.ready
-    if ready is not None and models.models:
-        threading.Thread(target=ready.warm, args=(models,), name="ready-answers", daemon=True).start()
+    if state.ready is not None and models.models:
+        state.ready.warm_in_background(models)
 
 
 def reload_champions(state: ServingState, *, announce: bool) -> tuple[ModelSet, ModelSet]:
