@@ -196,7 +196,9 @@ def per_day(days: npt.ArrayLike, *columns: npt.ArrayLike) -> list[FloatArray]:
     return [np.bincount(codes, weights=np.asarray(c, dtype=np.float64), minlength=n_days) for c in columns]
 
 
-def _ratio_of_totals(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+def ratio_of_totals(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """Per resample (row), the sum of ``numerator`` over the sum of ``denominator`` (NaN where
+    nothing is in the denominator): a bootstrap statistic over per-day totals."""
     total = denominator.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0.0, numerator.sum(axis=1) / total, np.nan)
@@ -216,6 +218,6 @@ def mean_ci(
     if days is not None:
         sums, counts = per_day(days, values, np.ones(np.asarray(values).shape))
         return bootstrap_ci(
-            _ratio_of_totals, sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed
+            ratio_of_totals, sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed
         )
     return bootstrap_ci(_mean, values, n_resamples=n_resamples, confidence=confidence, seed=seed)

@@ -165,7 +165,10 @@ class Settings(BaseSettings):
         description="Latest days kept out of the challenger: champion and challenger are compared there.",
     )
     retrain_margin: float = Field(
-        default=0.001, ge=0, description="Log-loss gain over the champion a challenger needs to be promoted."
+        default=0.001,
+        ge=0,
+        description="Mean loss gain over the champion a challenger needs to be promoted (log loss; "
+        "squared error for regressions).",
     )
     retrain_min_games: int = Field(default=100, ge=1, description="Fewest out-of-sample games to decide on.")
     optuna_storage_url: str | None = Field(

@@ -13,15 +13,15 @@ import psycopg
 import pytest
 from scipy import stats
 
-from mlbedge.betting.compare import (
-    compare_bets,
+from mlbedge.betting.compare import compare_bets, gate
+from mlbedge.promotion import (
+    compare_errors,
     compare_forecasts,
     diebold_mariano,
-    gate,
     newey_west_lags,
-    per_game_log_loss,
     promotion_gate,
 )
+from mlbedge.scoring import per_game_log_loss
 from mlbedge.settings import get_settings
 from tests.betting.conftest import CliRun, invoke
 
@@ -155,6 +155,23 @@ class _Fixed:
 
     def predict_many(self, x):  # type: ignore[no-untyped-def]
         return np.asarray(x, dtype=np.float64)[:, 0]
+
+
+def test_a_regression_is_compared_and_gated_by_squared_error() -> None:
+    """A regression's models (``retrain`` of total runs) go through the same gate, by mean squared
+    error: the champion is off by 2 runs on every game (MSE 4), the challenger by 1 (MSE 1)."""
+    y = np.tile([3.0, 5.0, 7.0, 9.0], 30)
+    champion = y + 2.0
+    challenger = y + np.tile([1.0, -1.0], 60)
+    days = np.repeat(np.arange(60), 2)
+    c = compare_errors(y, champion, challenger, days, n_resamples=200)
+    assert (c.metric, c.n_games, c.n_days) == ("mse", 120, 60)
+    assert (c.loss_a, c.loss_b) == (4.0, 1.0)
+    assert c.difference.estimate == pytest.approx(-3.0)
+    promoted = promotion_gate(c, margin=2.9)
+    assert promoted.promote and promoted.reason.startswith("promoted: mse 1.0000 (challenger) vs 4.0000")
+    assert "below the margin" in promotion_gate(c, margin=3.1).reason
+    assert not promotion_gate(c, min_games=121).promote
 
 
 def test_gate_puts_champion_first_and_skips_unlabelled_games() -> None:

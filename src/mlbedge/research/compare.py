@@ -1,7 +1,7 @@
 """Two registered models of one market compared end to end on the games neither was trained on:
-their forecasts (:func:`mlbedge.betting.compare.compare_forecasts`), a backtest each with
+their forecasts (:func:`mlbedge.promotion.compare_forecasts`), a backtest each with
 :class:`~mlbedge.betting.backtest.ModelStrategy` (:func:`mlbedge.betting.compare.compare_bets`) and
-the promotion gate's decision (:func:`mlbedge.betting.compare.promotion_gate`) -- the gate
+the promotion gate's decision (:func:`mlbedge.promotion.promotion_gate`) -- the gate
 ``mlbedge models compare`` and ``retrain`` both apply.
 
 It reads stored features through :mod:`mlbedge.training` and backtests through
@@ -27,16 +27,9 @@ from mlbedge.betting.backtest import (
     load_inputs,
     run_backtest,
 )
-from mlbedge.betting.compare import (
-    BettingComparison,
-    ForecastComparison,
-    GateDecision,
-    compare_bets,
-    compare_forecasts,
-    model_matrix,
-    promotion_gate,
-)
+from mlbedge.betting.compare import BettingComparison, compare_bets, model_matrix
 from mlbedge.betting.kelly import StakingPolicy
+from mlbedge.promotion import ForecastComparison, GateDecision, compare_forecasts, promotion_gate
 from mlbedge.training.dataset import load_training_data
 
 

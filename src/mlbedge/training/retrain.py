@@ -8,9 +8,11 @@ One cycle (:func:`retrain_cycle`, ``mlbedge retrain``) for each target, at a dat
    holdout. The holdout is the last ``retrain_holdout_days`` before ``as_of``: the challenger
    never sees it. It is registered with the alias ``challenger``.
 3. **Compare out of sample.** Both models predict the games of the holdout that neither was
-   trained on (from the day after the later of the two training windows). With at least
-   ``retrain_min_games`` such games, the challenger is promoted to ``champion`` only when its
-   log loss (RMSE for regressions) is lower than the champion's by ``retrain_margin`` or more.
+   trained on (from the day after the later of the two training windows), and the promotion rule
+   of ``mlbedge models compare`` decides (:func:`mlbedge.promotion.promotion_gate`): with at least
+   ``retrain_min_games`` such games, the challenger is promoted to ``champion`` only when its mean
+   log loss (squared error for regressions) is lower than the champion's by ``retrain_margin`` or
+   more. The decision's reason carries the interval of the change and the Diebold-Mariano test.
 4. **Log the decision** with its numbers as an MLflow run (and as tags of the challenger).
 
 A target without a champion gets the challenger as its first champion. A champion whose inputs
@@ -26,11 +28,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-import numpy as np
 import polars as pl
 import psycopg
 
-from mlbedge.scoring import log_loss
+from mlbedge.promotion import compare_errors, compare_forecasts, promotion_gate
 from mlbedge.settings import Settings, get_settings
 from mlbedge.training.dataset import TrainingData, load_training_data
 from mlbedge.training.targets import Target, model_columns
@@ -107,12 +108,6 @@ def _trained_for(version: object) -> date | None:
     return None
 
 
-def _score(kind: str, prediction: np.ndarray, outcome: np.ndarray) -> float:
-    if kind == "binary":
-        return log_loss(prediction, outcome)
-    return float(np.sqrt(np.mean((prediction - outcome) ** 2)))
-
-
 def retrain_target(
     data: TrainingData,
     target: Target,
@@ -129,7 +124,7 @@ def retrain_target(
     settings = settings or get_settings()
     started = time.perf_counter()
     name = registry.model_name(target.name, settings)
-    metric = "log_loss" if target.kind == "binary" else "rmse"
+    metric = "log_loss" if target.kind == "binary" else "mse"
     decision = Decision(
         target.name, as_of, due=True, promoted=False, reason="", metric=metric, margin=config.margin
     )
@@ -188,33 +183,31 @@ def retrain_target(
                 f"the champion (version {champion.version}) reads inputs no longer built ({missing[:3]}...): "
                 "the challenger replaces it"
             )
-        elif held_out.height < config.min_games:
+        elif held_out.is_empty():
             decision.reason = (
-                f"only {held_out.height} out-of-sample games from {start} to {as_of - timedelta(days=1)} "
-                f"(need {config.min_games}): the champion stays"
+                f"no out-of-sample games from {start} to {as_of - timedelta(days=1)}: the champion stays"
             )
         else:
             y = held_out["y"].to_numpy()
             columns = model_columns(data.feature_names, target)
-            challenger_p = (
-                trained.model.predict_proba(held_out.select(columns))[:, 1]
-                if target.kind == "binary"
-                else trained.model.predict(held_out.select(columns))
-            )
             champion_x = (
                 held_out.select(champion_model.feature_names).select(pl.all().cast(pl.Float64)).to_numpy()
             )
             champion_p = champion_model.predict_many(champion_x)
-            decision.challenger_score = _score(target.kind, challenger_p, y)
-            decision.champion_score = _score(target.kind, champion_p, y)
-            decision.improvement = decision.champion_score - decision.challenger_score
-            decision.promoted = decision.improvement >= config.margin
-            verb = "promoted" if decision.promoted else "not promoted"
-            decision.reason = (
-                f"{verb}: {metric} {decision.challenger_score:.4f} (challenger) vs {decision.champion_score:.4f} "
-                f"(champion) on {held_out.height} games, improvement {decision.improvement:+.4f}, "
-                f"margin {config.margin:.4f}"
-            )
+            days = held_out["date"].to_numpy()
+            if target.kind == "binary":
+                challenger_p = trained.model.predict_proba(held_out.select(columns))[:, 1]
+                comparison = compare_forecasts(y, champion_p, challenger_p, days)
+            else:
+                comparison = compare_errors(
+                    y, champion_p, trained.model.predict(held_out.select(columns)), days
+                )
+            verdict = promotion_gate(comparison, margin=config.margin, min_games=config.min_games)
+            decision.challenger_score = comparison.loss_b
+            decision.champion_score = comparison.loss_a
+            decision.improvement = comparison.loss_a - comparison.loss_b
+            decision.promoted = verdict.promote
+            decision.reason = verdict.reason
     if decision.promoted:
         registry.promote(name, version, settings=settings)
     decision.seconds = time.perf_counter() - started
