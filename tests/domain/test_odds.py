@@ -130,6 +130,22 @@ def test_polars_columns_go_straight_in_with_nulls_as_nan() -> None:
     assert math.isnan(fair_home[3]) and math.isnan(fair_away[3])  # +50 is not a price
 
 
+def test_the_polars_expressions_are_the_array_conversions_to_the_bit() -> None:
+    """Inside a query the same prices convert to the same floats; what is NaN for an array
+    (a missing, impossible or non-finite price) is null."""
+    prices = [-110.0, -50.0, None, 99.0, 130.0, 0.0, -100.0, 100.0, -237.0, 1150.0, float("inf")]
+    frame = pl.DataFrame({"odds": prices}, schema={"odds": pl.Float64}).select(
+        decimal=odds.american_to_decimal_expr(pl.col("odds")),
+        implied=odds.american_to_implied_expr(pl.col("odds")),
+    )
+    as_array = np.array([np.nan if p is None else p for p in prices])
+    for column, convert in (("decimal", american_to_decimal), ("implied", american_to_implied)):
+        expected = convert(as_array)
+        got = frame[column]
+        assert got.is_null().to_list() == list(np.isnan(expected)), column
+        assert got.drop_nulls().to_list() == expected[~np.isnan(expected)].tolist(), column
+
+
 # ----------------------------------------------------------------------------------------------
 # payouts
 

@@ -11,7 +11,9 @@ or straight through ``np.asarray``):
 
 Scalars in give floats out and an invalid scalar raises :class:`ValueError` naming the value.
 Arrays in give arrays out and an invalid entry becomes NaN (missing prices are common in bulk data
-and must not stop a season-wide computation).
+and must not stop a season-wide computation). Inside a Polars query,
+:func:`american_to_decimal_expr` and :func:`american_to_implied_expr` are the same conversions as
+expressions, null where the price is missing or invalid.
 
 A *market* is a vector of implied probabilities, one per outcome, along the last axis: shape
 ``(n,)`` for one market, ``(m, n)`` for ``m`` markets with ``n`` outcomes each. :func:`devig` turns a
@@ -34,6 +36,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 FloatArray = npt.NDArray[np.float64]
 DevigMethod = Literal["multiplicative", "additive", "power", "shin"]
@@ -131,6 +134,24 @@ def american_to_implied(odds: npt.ArrayLike) -> float | FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         implied = np.where(array >= 100.0, 100.0 / (array + 100.0), -array / (100.0 - array))
     return _finish(np.where(valid, implied, np.nan), scalar)
+
+
+def _american_expr(odds: pl.Expr) -> pl.Expr:
+    """The valid American prices of ``odds`` (null elsewhere, as NaN is for arrays)."""
+    odds = odds.cast(pl.Float64)
+    return pl.when(odds.is_finite() & (odds.abs() >= 100.0)).then(odds)
+
+
+def american_to_decimal_expr(odds: pl.Expr) -> pl.Expr:
+    """:func:`american_to_decimal` of a Polars expression (the same arithmetic, to the bit)."""
+    price = _american_expr(odds)
+    return pl.when(price >= 100.0).then(1.0 + price / 100.0).otherwise(1.0 - 100.0 / price)
+
+
+def american_to_implied_expr(odds: pl.Expr) -> pl.Expr:
+    """:func:`american_to_implied` of a Polars expression (the same arithmetic, to the bit)."""
+    price = _american_expr(odds)
+    return pl.when(price >= 100.0).then(100.0 / (price + 100.0)).otherwise(-price / (100.0 - price))
 
 
 @overload

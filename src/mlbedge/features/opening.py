@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mlbedge.domain.odds import fair_two_way
+from mlbedge.domain.odds import american_to_implied_expr, fair_two_way
 
 OPEN_INPUTS: tuple[str, ...] = (
     "open_ml_home_logit",
@@ -49,14 +49,9 @@ def _logit(p: pl.Expr) -> pl.Expr:
     return pl.when((p > 0) & (p < 1)).then((p / (1 - p)).log())
 
 
-def _implied(column: str) -> pl.Expr:
-    odds = pl.col(column).cast(pl.Float64)
-    return pl.when(odds > 0).then(100 / (odds + 100)).when(odds < 0).then(-odds / (-odds + 100))
-
-
 def _overround(a: str, b: str) -> pl.Expr:
     """The two sides' implied probabilities summed, minus one (the book's margin)."""
-    return _implied(a) + _implied(b) - 1
+    return american_to_implied_expr(pl.col(a)) + american_to_implied_expr(pl.col(b)) - 1
 
 
 def with_open_inputs(frame: pl.DataFrame) -> pl.DataFrame:

@@ -35,6 +35,7 @@ from mlbedge.betting.backtest import move_probabilities
 from mlbedge.betting.kelly import StakingPolicy
 from mlbedge.betting.strategy import CloseRule, Decision
 from mlbedge.domain.markets import MARKET_SIDES
+from mlbedge.domain.odds import american_to_decimal_expr
 from mlbedge.features import prices
 from mlbedge.features.opening import OPEN_INPUTS, with_open_inputs
 from mlbedge.features.prices import OPENING_COLUMNS
@@ -100,10 +101,6 @@ class CloseView:
     models: dict[str, Any] = field(default_factory=dict)  # market -> LoadedModel
 
 
-def _decimal(odds: pl.Expr) -> pl.Expr:
-    return pl.when(odds > 0).then(1.0 + odds / 100.0).when(odds < 0).then(1.0 - 100.0 / odds)
-
-
 def close_view(models: ModelSet, rows: list[FeatureRow], games: pl.DataFrame) -> CloseView:
     """Per game of ``games`` (``game_id, day_start`` and the opening columns) with a served row, and
     per market, its predicted close and the expected CLV of each side at the opening price."""
@@ -116,8 +113,8 @@ def close_view(models: ModelSet, rows: list[FeatureRow], games: pl.DataFrame) ->
     reference = reference_offers(games.filter(pl.col("game_id").is_in([r.game_id for r in rows])))
     frame = rows_frame(rows, games)
     priced = move_probabilities({m: loaded.model for m, loaded in served.items()}, reference, frame)
-    clv_a = pl.col("p_a") * _decimal(pl.col("price_a").cast(pl.Float64)) - 1.0
-    clv_b = (1.0 - pl.col("p_a")) * _decimal(pl.col("price_b").cast(pl.Float64)) - 1.0
+    clv_a = pl.col("p_a") * american_to_decimal_expr(pl.col("price_a")) - 1.0
+    clv_b = (1.0 - pl.col("p_a")) * american_to_decimal_expr(pl.col("price_b")) - 1.0
     p_open = pl.col("p_open_a").clip(1e-9, 1.0 - 1e-9)
     p_close = pl.col("p_a").clip(1e-9, 1.0 - 1e-9)
     markets = priced.select(

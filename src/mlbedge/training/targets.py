@@ -47,7 +47,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from mlbedge.domain.odds import fair_two_way
+from mlbedge.domain.odds import american_to_decimal_expr, fair_two_way
 from mlbedge.features.io import copy_frame
 
 # The opening prices as model inputs of the move targets (from the SBRO open columns, observed at
@@ -246,12 +246,6 @@ def _logit(p: pl.Expr) -> pl.Expr:
     return pl.when((p > 0) & (p < 1)).then((p / (1 - p)).log())
 
 
-def _decimal(column: str) -> pl.Expr:
-    """Decimal odds of an American price column."""
-    odds = pl.col(column).cast(pl.Float64)
-    return pl.when(odds > 0).then(1 + odds / 100).when(odds < 0).then(1 - 100 / odds)
-
-
 def label_frame(
     features: pl.DataFrame, labels: pl.DataFrame, target: Target | str, asof: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -330,8 +324,8 @@ def label_frame(
     if target.open_time:
         frame = with_open_inputs(frame).with_columns(
             outcome=outcome.cast(pl.Float64),
-            open_decimal_yes=_decimal("home_ml_open" if ml else "over_odds_open"),
-            open_decimal_no=_decimal("away_ml_open" if ml else "under_odds_open"),
+            open_decimal_yes=american_to_decimal_expr(pl.col("home_ml_open" if ml else "over_odds_open")),
+            open_decimal_no=american_to_decimal_expr(pl.col("away_ml_open" if ml else "under_odds_open")),
         )
         extra = [*OPEN_INPUTS, OUTCOME, *OPEN_PRICES]
     labelled = frame.with_columns(

@@ -51,6 +51,7 @@ import psycopg
 from rich.progress import Progress
 
 from mlbedge.domain import teams
+from mlbedge.domain.odds import american_to_implied_expr
 from mlbedge.sources.historical.common import (
     DataFileError,
     LoadSummary,
@@ -493,18 +494,13 @@ def _price(column: str) -> pl.Expr:
     return (value.sign() * (value.abs() + 0.5).floor()).cast(pl.Int32)
 
 
-def _implied(price: pl.Expr) -> pl.Expr:
-    price = price.cast(pl.Float64)
-    return pl.when(price < 0).then(-price / (100 - price)).otherwise(100 / (100 + price))
-
-
 def _suspect_pair(a: str, b: str) -> pl.Expr:
     """True when the two sides of one market cannot both be right (see the thresholds above)."""
     out_of_range = pl.lit(False)
     for name in (a, b):
         size = pl.col(name).abs()
         out_of_range = out_of_range | ((size < MIN_ABS_ODDS) | (size > MAX_ABS_ODDS)).fill_null(False)
-    overround = _implied(pl.col(a)) + _implied(pl.col(b))
+    overround = american_to_implied_expr(pl.col(a)) + american_to_implied_expr(pl.col(b))
     return out_of_range | (~overround.is_between(OVERROUND_MIN, OVERROUND_MAX)).fill_null(False)
 
 
