@@ -46,7 +46,8 @@ def _by_hand_moneyline(database_url: str) -> dict[str, tuple[int, float, float]]
         ).fetchall()
     prices = np.array([r[:4] for r in rows], dtype=np.float64)
     y = np.array([r[4] for r in rows], dtype=np.float64)
-    implied = np.where(prices < 0, -prices / (100.0 - prices), 100.0 / (prices + 100.0))
+    with np.errstate(divide="ignore"):  # np.where computes both branches; -100 is a valid price
+        implied = np.where(prices < 0, -prices / (100.0 - prices), 100.0 / (prices + 100.0))
     out = {}
     for name, (home, away) in (("market_open", (0, 1)), ("market_close", (2, 3))):
         p = implied[:, home] / (implied[:, home] + implied[:, away])

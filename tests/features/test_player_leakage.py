@@ -170,7 +170,7 @@ def test_a_suspended_games_player_facts_count_from_its_completion_date(
     after = keyed.filter(teams, pl.col("date").is_between(date(2015, 4, 27), date(2015, 4, 29)))["game_id"]
     got = build_features(inputs, cutoff_minutes=CUTOFF, game_ids=after.to_list())
     columns = _columns(Family.BULLPEN, Family.AVAILABILITY)
-    expected = baseline.filter(pl.col("game_id").is_in(after)).select(columns)
+    expected = baseline.filter(pl.col("game_id").is_in(after.implode())).select(columns)
     assert not got.select(columns).equals(expected), "the completed game never reached later games"
 
 

@@ -67,7 +67,8 @@ class MarketModel(BaseEstimator):
     ``calibration`` (``auto`` chooses among none/Platt/isotonic by validation, or one of them),
     ``calibration_folds``, ``regression_record`` (a regression keeps an out-of-fold record),
     ``num_threads`` (LightGBM's threads per booster, 0: every core), ``n_jobs`` (boosters fitted
-    side by side, 0: one per core; the fitted model does not depend on it) and ``seed``.
+    side by side, 0: the cores LightGBM's threads leave free; the fitted model does not depend
+    on it) and ``seed``.
 
     The defaults (small trees, strong regularisation, slow learning) were chosen by walk-forward
     on the validation seasons 2012-2014 only, never on the test seasons 2015-2020.
