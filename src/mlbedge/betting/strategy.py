@@ -54,6 +54,16 @@ P_CLIP = 1e-6
 # Below this share of the bankroll left under the exposure cap, nothing more is staked.
 _NO_ROOM = 1e-9
 
+
+def exposure_limit(max_exposure: float, bankroll: float, pending_stake: float) -> float | None:
+    """The share of ``bankroll`` a new slate may stake: ``max_exposure`` less what earlier bets
+    still have at stake. None when there is no cash at hand or no room left under the cap."""
+    room = max_exposure - (pending_stake / bankroll if bankroll > 0 else 1.0)
+    if bankroll - pending_stake <= 0 or room <= _NO_ROOM:
+        return None
+    return room if pending_stake else max_exposure
+
+
 # One candidate side at one book. ``line`` is the quote's (the total; the HOME handicap of a run line).
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "game_id": pl.String(),
@@ -137,17 +147,12 @@ class BetRule:
         on earlier bets (it lowers the cash at hand and the room under the exposure cap).
         """
         sides = self.candidates(priced)
-        room = self.policy.max_exposure - (pending_stake / bankroll if bankroll > 0 else 1.0)
+        limit = exposure_limit(self.policy.max_exposure, bankroll, pending_stake)
         # Nothing to size: no cash, no room, or no side clearing the minimum edge.
-        if (
-            sides.is_empty()
-            or bankroll - pending_stake <= 0
-            or room <= _NO_ROOM
-            or not (sides["edge"] > max(self.policy.min_edge, 0.0)).any()
-        ):
+        if sides.is_empty() or limit is None or not (sides["edge"] > max(self.policy.min_edge, 0.0)).any():
             return Decision(sides, _no_bets(sides))
         best = self.best_prices(sides)
-        policy = self.policy.model_copy(update={"max_exposure": room}) if pending_stake else self.policy
+        policy = self.policy.model_copy(update={"max_exposure": limit}) if pending_stake else self.policy
         sized = size_slate(best.drop("edge"), bankroll, policy)
         return Decision(sides, sized.filter(pl.col("stake") > 0.0))
 
@@ -243,10 +248,10 @@ class CloseRule:
     def decide(self, priced: pl.DataFrame, bankroll: float, *, pending_stake: float = 0.0) -> Decision:
         """The slate's bets at the open (same sizing and caps as :meth:`BetRule.decide`)."""
         sides = self.candidates(priced)
-        room = self.policy.max_exposure - (pending_stake / bankroll if bankroll > 0 else 1.0)
-        if sides.is_empty() or bankroll - pending_stake <= 0 or room <= _NO_ROOM:
+        limit = exposure_limit(self.policy.max_exposure, bankroll, pending_stake)
+        if sides.is_empty() or limit is None:
             return Decision(sides, _no_bets(sides))
         best = BetRule.best_prices(sides)
-        policy = self.policy.model_copy(update={"max_exposure": room}) if pending_stake else self.policy
+        policy = self.policy.model_copy(update={"max_exposure": limit}) if pending_stake else self.policy
         sized = size_slate(best.drop("edge"), bankroll, policy)
         return Decision(sides, sized.filter(pl.col("stake") > 0.0))

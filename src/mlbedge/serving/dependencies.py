@@ -203,21 +203,25 @@ class ServingState:
         self.pool.close()
 
 
+def _redis(store: OnlineStore) -> RedisStore | None:
+    """The Redis store behind ``store`` (itself, or the primary of a fallback store), if any."""
+    primary = getattr(store, "primary", store)
+    return primary if isinstance(primary, RedisStore) else None
+
+
 def ready_answers(settings: Settings, store: OnlineStore, limiter: RateLimiter) -> ReadyAnswers | None:
     """Ready answers beside the store's slates (:mod:`mlbedge.serving.ready`), when they are on
     (``serve_ready_answers``) and the store is one Redis (a cluster spreads a request's keys)."""
-    primary = getattr(store, "primary", store)
-    if not settings.serve_ready_answers or not isinstance(primary, RedisStore):
-        return None
-    if not isinstance(primary.client, redis.Redis):
+    primary = _redis(store)
+    if not settings.serve_ready_answers or primary is None or not isinstance(primary.client, redis.Redis):
         return None
     return ReadyAnswers(primary, limiter)
 
 
 def reload_signal(settings: Settings, store: OnlineStore) -> ReloadSignal | None:
     """With several API processes (``serve_workers``), the stamp by which a reload reaches them all."""
-    primary = getattr(store, "primary", store)
-    if settings.serve_workers < 2 or not isinstance(primary, RedisStore):
+    primary = _redis(store)
+    if settings.serve_workers < 2 or primary is None:
         return None
     return ReloadSignal(primary.client, settings.store_key_prefix)  # type: ignore[arg-type]
 

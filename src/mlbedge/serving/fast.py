@@ -126,12 +126,7 @@ class ReadyAnswerMiddleware:
         if hit is None:
             return False
         state.metrics.record_read(False)
-        per_market: dict[str, int] = {}
-        for game_id in game_ids:
-            for market in hit.markets[game_id]:
-                per_market[market] = per_market.get(market, 0) + 1
-        for market, n in per_market.items():
-            state.metrics.count_predictions(market, n)
+        state.metrics.count_predictions(m for game_id in game_ids for m in hit.markets[game_id])
         if single:
             body = hit.bodies[game_ids[0]]
         else:

@@ -8,7 +8,9 @@ unmatched paths share one label, so a scanner cannot grow the label set.
 
 from __future__ import annotations
 
+import collections
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -104,12 +106,14 @@ class ApiMetrics:
         else:
             self._redis_reads.inc()
 
-    def count_predictions(self, market: str, n: int) -> None:
-        """Count ``n`` game predictions of ``market`` served."""
-        counter = self._per_market.get(market)
-        if counter is None:  # labelled children are looked up once: the hot path only adds
-            counter = self._per_market[market] = self.predictions.labels(market)
-        counter.inc(n)
+    def count_predictions(self, markets: Iterable[str]) -> None:
+        """Count the game predictions served: one per market name in ``markets`` (each game's
+        markets, game after game)."""
+        for market, n in collections.Counter(markets).items():
+            counter = self._per_market.get(market)
+            if counter is None:  # labelled children are looked up once: the hot path only adds
+                counter = self._per_market[market] = self.predictions.labels(market)
+            counter.inc(n)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

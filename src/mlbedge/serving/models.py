@@ -40,6 +40,7 @@ import redis
 from mlflow.exceptions import MlflowException
 
 from mlbedge.settings import Settings
+from mlbedge.store.redis_store import REDIS_ERRORS
 from mlbedge.training.artifact import ServingModel
 from mlbedge.training.targets import TARGET_LINE, get_target
 
@@ -348,9 +349,6 @@ class ModelHolder:
             self._current = models
 
 
-_REDIS_ERRORS = (redis.RedisError, ConnectionError, OSError)
-
-
 class ReloadSignal:
     """The stamp of the last reload, shared by every process of one store namespace."""
 
@@ -363,7 +361,7 @@ class ReloadSignal:
         """The current stamp (None: none yet, or Redis did not answer)."""
         try:
             value = self.client.get(self.key)
-        except _REDIS_ERRORS as exc:
+        except REDIS_ERRORS as exc:
             log.warning("reload stamp unreadable: %s", exc)
             return None
         return value if isinstance(value, bytes) else None
@@ -373,7 +371,7 @@ class ReloadSignal:
         stamp = uuid.uuid4().hex.encode()
         try:
             self.client.set(self.key, stamp)
-        except _REDIS_ERRORS as exc:
+        except REDIS_ERRORS as exc:
             log.warning("reload not announced to the other API processes: %s", exc)
             return
         self.seen = stamp

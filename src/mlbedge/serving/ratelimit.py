@@ -23,11 +23,11 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mlbedge.store.redis_store import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,16 @@ class RateLimiter:
             count, ttl_ms = await self._script(
                 keys=[f"{self.prefix}:ratelimit:{client}"], args=[self.window_ms]
             )  # type: ignore[operator]
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rate limiter: Redis unreachable, letting requests through: %s", exc)
             self._paused_until = time.monotonic() + self.retry_seconds
             return Decision(True, 0, self.limit, 0.0, checked=False)
-        count = int(count)
-        return Decision(count <= self.limit, count, self.limit, max(int(ttl_ms), 0) / 1000.0)
+        return self._counted(count, ttl_ms)
+
+    def _counted(self, count: Any, ttl_ms: Any) -> Decision:
+        """The decision for a request that is the ``count``-th of its window (``ttl_ms`` left)."""
+        n = int(count)
+        return Decision(n <= self.limit, n, self.limit, max(int(ttl_ms), 0) / 1000.0)
 
     async def check_and_read(
         self, client: str, hash_key: str, fields: list[str], keys: list[str]
@@ -171,15 +175,11 @@ class RateLimiter:
                 keys=[f"{self.prefix}:ratelimit:{client}", hash_key, *keys],
                 args=[self.window_ms, "1" if counted else "0", len(fields), *fields],
             )
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rate limiter: Redis unreachable, letting requests through: %s", exc)
             self._paused_until = time.monotonic() + self.retry_seconds
             return None
-        if not counted:
-            decision = Decision(True, 0, 0, 0.0, checked=False)
-        else:
-            count = int(count)
-            decision = Decision(count <= self.limit, count, self.limit, max(int(ttl_ms), 0) / 1000.0)
+        decision = self._counted(count, ttl_ms) if counted else Decision(True, 0, 0, 0.0, checked=False)
         return decision, list(entries), list(values)
 
     async def admin_blocked(self, client: str, limit: int) -> int | None:
@@ -191,7 +191,7 @@ class RateLimiter:
         try:
             client_ = self._redis()
             count, ttl_ms = await client_.get(key), await client_.pttl(key)
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rate limiter: Redis unreachable, admin failures not checked: %s", exc)
             self._paused_until = time.monotonic() + self.retry_seconds
             return None
@@ -206,7 +206,7 @@ class RateLimiter:
             await self._script(
                 keys=[f"{self.prefix}:adminfail:{client}"], args=[max(1, int(window_seconds * 1000))]
             )  # type: ignore[operator]
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rate limiter: Redis unreachable, admin failure not counted: %s", exc)
 
     async def close(self) -> None:

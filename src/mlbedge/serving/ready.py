@@ -33,8 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import redis
-
 import mlbedge
 from mlbedge.serving.answers import to_predictions
 from mlbedge.serving.models import ModelSet
@@ -42,7 +40,7 @@ from mlbedge.serving.predict import predict_rows
 from mlbedge.serving.ratelimit import Decision, RateLimiter
 from mlbedge.serving.schemas import Prediction
 from mlbedge.store.base import FeatureRow, StoreError
-from mlbedge.store.redis_store import RedisStore
+from mlbedge.store.redis_store import REDIS_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,6 @@ KIND = "ready"
 FORMAT = "1"
 # How long one process holds a slate it is warming before another may take it over.
 _CLAIM_MS = 120_000
-_REDIS_ERRORS = (redis.RedisError, ConnectionError, OSError)
 
 
 def answer_key(models: ModelSet) -> str:
@@ -185,7 +182,7 @@ class ReadyAnswers:
             return 0
         try:
             pipe.execute()
-        except _REDIS_ERRORS as exc:
+        except REDIS_ERRORS as exc:
             log.warning("ready answers not kept: %s", exc)
             return 0
         return kept
@@ -198,8 +195,8 @@ class ReadyAnswers:
         key = self.key(models)
         kept = 0
         try:
-            self.store.learn_slates()  # this process knows where every stored game is
-            todo = sorted(self.store.slate_dates(), reverse=True) if days is None else list(days)
+            stored = self.store.learn_slates()  # this process knows where every stored game is
+            todo = stored[::-1] if days is None else list(days)
             for day in todo:
                 if self._closing.is_set():
                     break
@@ -216,7 +213,7 @@ class ReadyAnswers:
                     continue  # another process is on it
                 predictions = to_predictions(predict_rows(models, read.rows), read.degraded, read)
                 kept += self.remember(models, read.rows, predictions)
-        except (StoreError, *_REDIS_ERRORS) as exc:
+        except (StoreError, *REDIS_ERRORS) as exc:
             log.warning("warming ready answers stopped: %s", exc)
         log.info("ready answers warmed: %d games", kept)
         return kept

@@ -58,6 +58,8 @@ _WRITE_CHUNK = 2_000
 _READ_ATTEMPTS = 8
 # Errors that mean "the server is not there", as opposed to a bad command.
 _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
+# Any way a Redis call can fail (unreachable, or a refused command): for readers that only degrade.
+REDIS_ERRORS = (redis.RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -515,9 +517,9 @@ class RedisStore:
             token=slate.token,
         )
 
-    def learn_slates(self) -> int:
+    def learn_slates(self) -> list[date]:
         """Read every slate entry into this process's caches (one ``HGETALL``), so that the next
-        reads of any stored game know its date and token; returns the slates known."""
+        reads of any stored game know its date and token; returns the slates' dates, sorted."""
         try:
             entries = self.client.hgetall(self.keys.slates)
         except _UNAVAILABLE as exc:
@@ -529,7 +531,7 @@ class RedisStore:
             self._slates[iso] = slate
             for game_id in slate.games:
                 self._day_of[game_id] = iso
-        return len(entries)
+        return sorted(date.fromisoformat(raw_day.decode()) for raw_day in entries)
 
     def located(self, game_id: str) -> tuple[str, bytes, str] | None:
         """Where the last reads found ``game_id``, from this process's caches (no round trip): its

@@ -44,7 +44,7 @@ from mlbedge.betting.backtest._result import (
 from mlbedge.betting.backtest._strategy import ModelStrategy, model_probabilities
 from mlbedge.betting.kelly import cap_slate, screen_slate, single_kelly, slate_kelly, slate_stakes
 from mlbedge.betting.settlement import Result
-from mlbedge.betting.strategy import _NO_ROOM
+from mlbedge.betting.strategy import exposure_limit
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -197,10 +197,9 @@ def run_planned(
         lo, hi = starts[r], starts[r + 1]
         if wealth <= 0 or lo == hi:
             continue
-        room = policy.max_exposure - (pending / wealth if wealth > 0 else 1.0)
-        if wealth - pending <= 0 or room <= _NO_ROOM:
+        limit = exposure_limit(policy.max_exposure, wealth, pending)
+        if limit is None:
             continue
-        limit = room if pending else policy.max_exposure
         stake = slate_stakes(capped[lo:hi], wealth, limit, policy.stake_unit)
         accepted = np.flatnonzero(stake > 0.0)
         if not accepted.size:

@@ -23,7 +23,7 @@ from mlbedge.serving.schemas import (
 )
 from mlbedge.store.base import ReadResult
 
-__all__ = ["build_router", "to_predictions"]
+__all__ = ["build_router"]
 
 
 def _read(state: ServingState, game_ids: list[str]) -> ReadResult:
@@ -39,12 +39,7 @@ def _keep(state: ServingState, models: ModelSet, result: ReadResult, predictions
 
 
 def _count(state: ServingState, predictions: list[Prediction]) -> None:
-    per_market: dict[str, int] = {}
-    for prediction in predictions:
-        for market in prediction.markets:
-            per_market[market.market] = per_market.get(market.market, 0) + 1
-    for market, n in per_market.items():
-        state.metrics.count_predictions(market, n)
+    state.metrics.count_predictions(m.market for p in predictions for m in p.markets)
 
 
 def build_router(batch_max: int) -> APIRouter:
